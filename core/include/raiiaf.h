@@ -1,0 +1,355 @@
+/* libraiiaf: read and write .raiiaf files (image + latents + metadata).
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * One reader context (raiiaf_ctx) opens one file from a path or a memory
+ * buffer; one writer (raiiaf_writer) builds one file. Every call returns an
+ * int: RAIIAF_OK (0) or a value of enum raiiaf_errno, described in general
+ * terms by raiiaf_strerror() and for the failing record by
+ * raiiaf_ctx_message() / raiiaf_writer_message(). The library keeps no
+ * global state, never prints and never exits. A context or writer must not
+ * be used from two threads at once; distinct ones are independent.
+ *
+ * Strings and buffers returned by a context belong to it and stay valid
+ * until raiiaf_ctx_free(); those returned by a writer, until
+ * raiiaf_writer_free(). Buffers the caller must release say so and are
+ * released with raiiaf_free().
+ *
+ * Untrusted input: every size, count and offset in a file is checked against
+ * the real file size and the limits (raiiaf_limits) before memory is spent,
+ * and every payload against its sha256. The defaults suit untrusted files.
+ */
+#ifndef RAIIAF_H
+#define RAIIAF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(RAIIAF_BUILDING) && defined(__GNUC__)
+#define RAIIAF_API __attribute__((visibility("default")))
+#else
+#define RAIIAF_API
+#endif
+
+#define RAIIAF_VERSION_MAJOR 0
+#define RAIIAF_VERSION_MINOR 1
+#define RAIIAF_VERSION_PATCH 0
+#define RAIIAF_VERSION_STRING "0.1.0"
+
+/* Runtime version of the library, e.g. "0.1.0". */
+RAIIAF_API const char *raiiaf_version_string(void);
+/* Versions of the libraries libraiiaf runs with, one line each
+ * ("zstd 1.5.7\nzfp 1.0.1\n..."). */
+RAIIAF_API const char *raiiaf_dependency_versions(void);
+
+/* The file's first bytes: "raiiaf" at offset 0. */
+#define RAIIAF_MAGIC "raiiaf"
+#define RAIIAF_MAGIC_SIZE 6
+/* MIME type used by the suite's desktop files. */
+#define RAIIAF_MIME_TYPE "image/x-raiiaf"
+
+/* Non-zero when data (size bytes, may be fewer than 6) starts like a
+ * .raiiaf file. */
+RAIIAF_API int raiiaf_check_signature(const void *data, size_t size);
+
+enum raiiaf_errno {
+    RAIIAF_OK = 0,
+    RAIIAF_EINVAL,       /* invalid argument */
+    RAIIAF_ENOMEM,       /* out of memory */
+    RAIIAF_EIO,          /* reading or writing the file failed (errno kept) */
+    RAIIAF_EMAGIC,       /* not a .raiiaf file: bad magic */
+    RAIIAF_EVERSION,     /* unsupported format version */
+    RAIIAF_ETRUNCATED,   /* the file is shorter than its header says */
+    RAIIAF_EHEADER,      /* file header fields are inconsistent */
+    RAIIAF_EMANIFEST,    /* META chunk: bad JSON or missing/ill-typed fields */
+    RAIIAF_ERECORD,      /* a chunk record lies: offset, size, type, shape */
+    RAIIAF_ECHUNK,       /* a chunk's inner header disagrees with its record */
+    RAIIAF_EZSTD,        /* zstd frame is corrupt or its size lies */
+    RAIIAF_EZFP,         /* zfp stream is corrupt or its shape lies */
+    RAIIAF_EHASH,        /* sha256 of a payload differs from the manifest */
+    RAIIAF_ELIMIT,       /* a size or count exceeds the context's limits */
+    RAIIAF_ENOTPNG,      /* the image chunk holds something other than PNG */
+    RAIIAF_EPNG,         /* the embedded PNG is corrupt */
+    RAIIAF_ENOIMAGE,     /* the file has no image chunk */
+    RAIIAF_ERANGE,       /* index out of range, or output buffer too small */
+    RAIIAF_EBADSTATE,    /* call not valid now (nothing opened, or an earlier
+                            error left the context unusable) */
+    RAIIAF_EVALUE,       /* a value given to the writer is not allowed by the
+                            format (NaN latent, negative seed, ...) */
+    RAIIAF_EUNSUPPORTED  /* valid but not supported by this build */
+};
+
+/* A fixed English sentence for an error code; never NULL. */
+RAIIAF_API const char *raiiaf_strerror(int err);
+
+/* ---------------------------------------------------------------------
+ * Limits: checked before memory is spent. 0 in a field means "no limit"
+ * only where stated.
+ * ------------------------------------------------------------------- */
+typedef struct raiiaf_limits {
+    uint64_t max_file_size;        /* bytes of the whole file */
+    uint32_t max_chunk_count;      /* manifest records */
+    uint64_t max_json_size;        /* decompressed manifest or environment */
+    uint64_t max_image_size;       /* decompressed image chunk (PNG bytes) */
+    uint32_t max_image_width;      /* pixels */
+    uint32_t max_image_height;     /* pixels */
+    uint64_t max_image_pixels;     /* width * height */
+    uint64_t max_latent_size;      /* one latent, decoded bytes */
+    uint32_t max_latent_dim;       /* each dimension of a latent shape */
+    uint64_t max_total_latent_size;/* all latents of a file, decoded bytes */
+} raiiaf_limits;
+
+/* Fills *limits with the defaults: 4 GiB file, 4096 records,
+ * 8 MiB JSON, 1 GiB image chunk, 65535 x 65535 and 2^30 pixels, 1 GiB per
+ * latent and 4 GiB in all, dimensions up to 65536. */
+RAIIAF_API void raiiaf_limits_default(raiiaf_limits *limits);
+
+/* ---------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------- */
+typedef struct raiiaf_ctx raiiaf_ctx;
+
+RAIIAF_API raiiaf_ctx *raiiaf_ctx_new(void);
+RAIIAF_API void raiiaf_ctx_free(raiiaf_ctx *ctx);
+
+/* Before opening. */
+RAIIAF_API int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits);
+
+/* The last error's message, naming the record and what was wrong
+ * ("chunk 2 (DATA): sha256 mismatch"). "" when there was none. */
+RAIIAF_API const char *raiiaf_ctx_message(const raiiaf_ctx *ctx);
+
+/* Open a file by path. The file stays open until raiiaf_ctx_free(); chunks
+ * are read from it only when asked for. Parses and checks the header, the
+ * manifest and every record (bounds, types, shapes, sizes, counts); the
+ * payloads are checked (decompressed sizes, sha256) when they are read. */
+RAIIAF_API int raiiaf_open_file(raiiaf_ctx *ctx, const char *path);
+
+/* Open a file held in memory. The buffer is borrowed: it must stay valid
+ * and unchanged until raiiaf_ctx_free(). */
+RAIIAF_API int raiiaf_open_memory(raiiaf_ctx *ctx, const void *data, size_t size);
+
+/* Reads and checks every payload (image, environment, each latent): what
+ * `raiiaf verify` does. */
+RAIIAF_API int raiiaf_verify(raiiaf_ctx *ctx);
+
+typedef struct raiiaf_header {
+    uint8_t version_major;
+    uint8_t version_minor;
+    uint8_t flags;
+    uint32_t chunk_table_offset;
+    uint32_t chunk_table_size;
+    uint32_t chunk_count;
+    uint64_t file_size;
+    uint32_t reserved;
+} raiiaf_header;
+
+RAIIAF_API int raiiaf_get_header(raiiaf_ctx *ctx, raiiaf_header *header);
+
+/* The manifest exactly as stored (JSON, not NUL-terminated in the file but
+ * NUL-terminated here; *size excludes the NUL). */
+RAIIAF_API int raiiaf_get_manifest_json(raiiaf_ctx *ctx, const char **json, size_t *size);
+
+/* The environment JSON exactly as stored (read and checked on first call).
+ * RAIIAF_ENOIMAGE is not used here: a file without an ENVC chunk gives
+ * *json = NULL, *size = 0 and RAIIAF_OK. */
+RAIIAF_API int raiiaf_get_env_json(raiiaf_ctx *ctx, const char **json, size_t *size);
+
+/* What a person reads, flattened to key/value text pairs in a stable order:
+ *   model, model-version, date, prompt, tags (", "-joined),
+ *   each generation setting by its key with '_' turned to '-' (seed, steps,
+ *     sampler, cfg-scale, ...),
+ *   hardware-os, hardware-cpu, hardware-gpu, ... (hardware_info),
+ *   latent-N ("KEY DTYPE AxBxCxD STORAGE"),
+ *   env-NAME (each environment component's version string),
+ *   and edit-history, when the file was edited after generation.
+ * Keys are ASCII, at most 64 characters; values are UTF-8. Pairs with an
+ * empty value are left out. The environment pairs need the ENVC chunk: if it
+ * is unreadable they are left out and the rest still returned. */
+RAIIAF_API int raiiaf_get_text_count(raiiaf_ctx *ctx, size_t *count);
+RAIIAF_API int raiiaf_get_text(raiiaf_ctx *ctx, size_t index, const char **key, const char **value);
+/* One value by key, or NULL. */
+RAIIAF_API const char *raiiaf_find_text(raiiaf_ctx *ctx, const char *key);
+
+/* The generation parameters in the AUTOMATIC1111 "parameters" layout that
+ * AI-image tools read from PNG text:
+ *   PROMPT\nNegative prompt: ...\nSteps: 20, Sampler: ..., Seed: 42, ...
+ * NUL-terminated, owned by the context. */
+RAIIAF_API int raiiaf_get_parameters_text(raiiaf_ctx *ctx, const char **text);
+
+/* ---- Latents: decoded only when asked for ---- */
+enum raiiaf_dtype { RAIIAF_FLOAT32 = 0, RAIIAF_FLOAT16 = 1 };
+enum raiiaf_storage {
+    RAIIAF_STORAGE_AUTO = 0, /* writer only: the smaller of ZFP and RAW */
+    RAIIAF_STORAGE_RAW = 1,  /* uncompressed array bytes */
+    RAIIAF_STORAGE_ZFP = 2   /* zstd(inner header) + zfp stream (lossless) */
+};
+
+#define RAIIAF_MAX_DIMS 8
+
+typedef struct raiiaf_latent_info {
+    const char *key;          /* e.g. "initial_noise"; owned by the context */
+    int dtype;                /* enum raiiaf_dtype */
+    int storage;              /* RAIIAF_STORAGE_RAW or _ZFP */
+    unsigned ndim;
+    uint64_t shape[RAIIAF_MAX_DIMS];
+    uint64_t decoded_size;    /* bytes of the array in its dtype */
+    uint64_t stored_size;     /* bytes of the chunk in the file */
+} raiiaf_latent_info;
+
+RAIIAF_API int raiiaf_get_latent_count(raiiaf_ctx *ctx, size_t *count);
+RAIIAF_API int raiiaf_get_latent_info(raiiaf_ctx *ctx, size_t index, raiiaf_latent_info *info);
+
+/* Decodes latent `index` into out (size >= decoded_size): C order, host
+ * byte order, in the stored dtype (float16 as IEEE binary16 bit patterns in
+ * uint16_t). Checks the sha256. */
+RAIIAF_API int raiiaf_decode_latent(raiiaf_ctx *ctx, size_t index, void *out, size_t out_size);
+
+/* The latent in its stored, still-encoded form, as one self-describing blob
+ * (the chunk's record and its bytes) that raiiaf_writer_add_latent_stored()
+ * copies into a new file bit for bit. The blob is malloc'd: release it with
+ * raiiaf_free(). Checks the payload first. */
+RAIIAF_API int raiiaf_get_latent_stored(raiiaf_ctx *ctx, size_t index, void **blob, size_t *size);
+
+/* ---- The image ---- */
+enum raiiaf_format {
+    /* 8 bits per sample */
+    RAIIAF_FMT_G8 = 1, RAIIAF_FMT_GA8, RAIIAF_FMT_RGB8, RAIIAF_FMT_RGBA8,
+    /* 16 bits per sample, host byte order */
+    RAIIAF_FMT_G16, RAIIAF_FMT_GA16, RAIIAF_FMT_RGB16, RAIIAF_FMT_RGBA16
+};
+
+/* Bytes per pixel of a format, 0 for an invalid one. */
+RAIIAF_API size_t raiiaf_format_pixel_size(int format);
+
+typedef struct raiiaf_image_info {
+    uint32_t width, height;
+    int format;             /* the format that keeps everything the PNG
+                               holds: grey/RGB, alpha if it has any (tRNS
+                               included), 16 bits if it has 16 */
+    int png_bit_depth;      /* as in IHDR: 1, 2, 4, 8, 16 */
+    int png_color_type;     /* as in IHDR: 0, 2, 3, 4, 6 */
+    int interlaced;
+    int has_icc;            /* an iCCP profile: see raiiaf_get_icc_profile */
+    int srgb_intent;        /* sRGB chunk rendering intent, -1 if none */
+    double gamma;           /* gAMA as a file gamma (0.45455), 0 if none */
+    uint64_t image_size;    /* bytes of the embedded image (PNG) */
+} raiiaf_image_info;
+
+/* Size and colour information of the embedded PNG without decoding pixels
+ * (the image chunk is read and its sha256 checked; latents are not read).
+ * RAIIAF_ENOTPNG when the chunk holds something else: its bytes are still
+ * available from raiiaf_get_image_data(). */
+RAIIAF_API int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info);
+
+/* The embedded image bytes exactly as stored (PNG in practice). */
+RAIIAF_API int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t *size);
+
+/* The PNG's ICC profile (iCCP, decompressed) and its name. */
+RAIIAF_API int raiiaf_get_icc_profile(raiiaf_ctx *ctx, const void **data, size_t *size,
+                                      const char **name);
+
+/* Bytes raiiaf_decode_image() needs for `format` (rows packed, no padding). */
+RAIIAF_API int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *size);
+
+/* Decodes the pixels into out, converting to `format`: palette and low bit
+ * depths expand, tRNS becomes alpha, grey and RGB convert, 8 <-> 16 bits
+ * scale exactly. No colour management: samples are as the PNG stores them. */
+RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size);
+
+/* ---------------------------------------------------------------------
+ * Writing
+ * ------------------------------------------------------------------- */
+typedef struct raiiaf_writer raiiaf_writer;
+
+RAIIAF_API raiiaf_writer *raiiaf_writer_new(void);
+/* A writer that re-writes an opened file: its manifest fields (model_info
+ * and extra keys), its environment and its latents in stored form are
+ * copied; give it a new image. */
+RAIIAF_API int raiiaf_writer_new_from(raiiaf_ctx *ctx, raiiaf_writer **writer);
+RAIIAF_API void raiiaf_writer_free(raiiaf_writer *w);
+RAIIAF_API const char *raiiaf_writer_message(const raiiaf_writer *w);
+
+/* The image, as ready PNG bytes (copied) ... */
+RAIIAF_API int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size);
+
+/* ... or as pixels, encoded here with libpng. stride 0 means packed rows.
+ * compression_level 0-9, -1 for the default (6). An ICC profile (may be
+ * NULL) is written as iCCP. */
+typedef struct raiiaf_pixels {
+    uint32_t width, height;
+    int format;             /* enum raiiaf_format */
+    const void *data;       /* 16-bit formats in host byte order */
+    size_t stride;          /* bytes per row, 0 for width * pixel size */
+    const void *icc;        /* optional ICC profile */
+    size_t icc_size;
+    const char *icc_name;   /* optional; "ICC profile" when NULL */
+} raiiaf_pixels;
+RAIIAF_API int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *pixels,
+                                              int compression_level);
+
+/* Adds a latent from an array (C order, host byte order, float32 or
+ * float16 bit patterns). The reference package requires exactly 4
+ * dimensions, each 1..8192, finite values. */
+RAIIAF_API int raiiaf_writer_add_latent(raiiaf_writer *w, const char *key, int dtype,
+                                        const uint64_t *shape, unsigned ndim,
+                                        const void *data, size_t size, int storage);
+
+/* Adds a latent from a blob of raiiaf_get_latent_stored(), copied as is
+ * after checking it. A latent with the same key is replaced. */
+RAIIAF_API int raiiaf_writer_add_latent_stored(raiiaf_writer *w, const void *blob, size_t size);
+
+/* Removes every latent. */
+RAIIAF_API int raiiaf_writer_clear_latents(raiiaf_writer *w);
+
+/* Re-encodes every latent the writer holds (stored ones included) with
+ * `storage` when the file is written; RAIIAF_STORAGE_AUTO picks the smaller
+ * of ZFP and RAW per latent. Without this call, stored latents are copied
+ * as they are and array latents use the storage given when added. The
+ * values are kept bit for bit either way. */
+RAIIAF_API int raiiaf_writer_set_latent_storage(raiiaf_writer *w, int storage);
+
+/* Model information and extra manifest keys from a manifest JSON: either a
+ * whole manifest ({"raiiaf_metadata": {...}}) or a model_info object
+ * ({"model_name": ..., "prompt": ..., ...}). Extra keys of raiiaf_metadata
+ * other than file_info and chunks are kept. */
+RAIIAF_API int raiiaf_writer_set_metadata_json(raiiaf_writer *w, const char *json, size_t size);
+
+/* Sets one field by the keys of raiiaf_get_text(): model, model-version,
+ * date, prompt, tags (comma-separated), and generation settings (seed,
+ * steps, sampler, cfg-scale, ...: numbers and true/false are stored as
+ * such). NULL or "" removes the field. */
+RAIIAF_API int raiiaf_writer_set_text(raiiaf_writer *w, const char *key, const char *value);
+
+/* Sets an extra key of raiiaf_metadata to a JSON value. */
+RAIIAF_API int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, const char *json);
+
+/* The environment JSON, stored as given (must be an object). Without it the
+ * writer describes its own software: os, libraiiaf and its libraries, and
+ * the host application of raiiaf_writer_set_software(). */
+RAIIAF_API int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size);
+
+/* The application writing the file, e.g. ("GIMP", "3.0.4"): recorded in a
+ * new file's environment, and, for a re-written file, in the manifest's
+ * edit history ("edit_history": [{"software", "libraiiaf", "date",
+ * "action"}]) with `action` ("edited", "re-encoded", ...). */
+RAIIAF_API int raiiaf_writer_set_software(raiiaf_writer *w, const char *name,
+                                          const char *version, const char *action);
+
+/* Builds the file. raiiaf_writer_write_file() writes it next to the target,
+ * syncs it and renames it into place: an error leaves an existing file
+ * untouched. raiiaf_writer_write_memory() hands out a malloc'd buffer to
+ * release with raiiaf_free(). */
+RAIIAF_API int raiiaf_writer_write_file(raiiaf_writer *w, const char *path);
+RAIIAF_API int raiiaf_writer_write_memory(raiiaf_writer *w, void **data, size_t *size);
+
+RAIIAF_API void raiiaf_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RAIIAF_H */

@@ -1,0 +1,451 @@
+#include "internal.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest ancillary chunk libpng may allocate (iCCP, text): an ICC profile
+ * is rarely above a few MiB. */
+#define RF_PNG_CHUNK_MAX (64u << 20)
+
+bool rf_is_png(const uint8_t *data, size_t size)
+{
+    return size >= 8 && png_sig_cmp(data, 0, 8) == 0;
+}
+
+/* libpng reports through callbacks: keep the message, never print. */
+typedef struct png_io {
+    const uint8_t *data;
+    size_t size, pos;
+    rf_msg *msg;
+    jmp_buf jmp;
+} png_io;
+
+static void png_error_cb(png_structp png, png_const_charp text)
+{
+    png_io *io = png_get_error_ptr(png);
+    rf_fail(io->msg, RAIIAF_EPNG, "embedded PNG: %s", text);
+    longjmp(io->jmp, 1);
+}
+
+static void png_warning_cb(png_structp png, png_const_charp text)
+{
+    (void)png;
+    (void)text;
+}
+
+static void png_read_cb(png_structp png, png_bytep out, size_t n)
+{
+    png_io *io = png_get_io_ptr(png);
+    if (n > io->size - io->pos)
+        png_error(png, "unexpected end of PNG data");
+    memcpy(out, io->data + io->pos, n);
+    io->pos += n;
+}
+
+static png_structp new_reader(png_io *io, const raiiaf_limits *limits)
+{
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, io, png_error_cb,
+                                             png_warning_cb);
+    if (!png)
+        return NULL;
+    png_set_read_fn(png, io, png_read_cb);
+    png_set_user_limits(png, limits->max_image_width, limits->max_image_height);
+    png_set_chunk_malloc_max(png, RF_PNG_CHUNK_MAX);
+    return png;
+}
+
+static int natural_format(int color_type, int bit_depth, bool trns)
+{
+    bool alpha = (color_type & PNG_COLOR_MASK_ALPHA) || trns;
+    bool color = color_type & PNG_COLOR_MASK_COLOR;
+    if (bit_depth == 16)
+        return color ? (alpha ? RAIIAF_FMT_RGBA16 : RAIIAF_FMT_RGB16)
+                     : (alpha ? RAIIAF_FMT_GA16 : RAIIAF_FMT_G16);
+    return color ? (alpha ? RAIIAF_FMT_RGBA8 : RAIIAF_FMT_RGB8)
+                 : (alpha ? RAIIAF_FMT_GA8 : RAIIAF_FMT_G8);
+}
+
+static int check_pixels(const raiiaf_limits *limits, png_uint_32 w, png_uint_32 h, rf_msg *msg)
+{
+    if ((uint64_t)w * h > limits->max_image_pixels)
+        return rf_fail(msg, RAIIAF_ELIMIT, "embedded PNG: %ux%u pixels exceed the limit of %llu",
+                       (unsigned)w, (unsigned)h, (unsigned long long)limits->max_image_pixels);
+    return RAIIAF_OK;
+}
+
+int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
+                raiiaf_image_info *info, uint8_t **icc, size_t *icc_size, char **icc_name,
+                rf_msg *msg)
+{
+    if (!rf_is_png(data, size))
+        return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk holds %s, not PNG",
+                       size >= 3 && data[0] == 0xff && data[1] == 0xd8 ? "a JPEG"
+                       : size >= 4 && !memcmp(data, "RIFF", 4)        ? "a RIFF (WebP?) file"
+                                                                       : "unknown data");
+    png_io io = {.data = data, .size = size, .msg = msg};
+    png_structp png = new_reader(&io, limits);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!pi) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    }
+    uint8_t *volatile icc_copy = NULL;
+    char *volatile name_copy = NULL;
+    if (setjmp(io.jmp)) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        free(icc_copy);
+        free(name_copy);
+        return RAIIAF_EPNG;
+    }
+    png_read_info(png, pi);
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
+    png_get_IHDR(png, pi, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    int err = check_pixels(limits, w, h, msg);
+    if (err) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return err;
+    }
+    memset(info, 0, sizeof *info);
+    info->width = w;
+    info->height = h;
+    info->png_bit_depth = depth;
+    info->png_color_type = ctype;
+    info->interlaced = interlace != PNG_INTERLACE_NONE;
+    bool trns = png_get_valid(png, pi, PNG_INFO_tRNS) != 0;
+    info->format = natural_format(ctype, depth, trns);
+    info->srgb_intent = -1;
+    int intent;
+    if (png_get_sRGB(png, pi, &intent))
+        info->srgb_intent = intent;
+    double gamma;
+    if (png_get_gAMA(png, pi, &gamma))
+        info->gamma = gamma;
+    info->image_size = size;
+    png_charp name;
+    int ctype_unused;
+    png_bytep prof;
+    png_uint_32 plen;
+    if (png_get_iCCP(png, pi, &name, &ctype_unused, &prof, &plen) && plen > 0) {
+        info->has_icc = 1;
+        if (icc) {
+            icc_copy = malloc(plen);
+            name_copy = rf_strdup(name ? name : "ICC profile");
+            if (!icc_copy || !name_copy) {
+                png_destroy_read_struct(&png, &pi, NULL);
+                free(icc_copy);
+                free(name_copy);
+                return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+            }
+            memcpy(icc_copy, prof, plen);
+            *icc = icc_copy;
+            *icc_size = plen;
+            *icc_name = name_copy;
+        }
+    }
+    png_destroy_read_struct(&png, &pi, NULL);
+    return RAIIAF_OK;
+}
+
+static bool format_has_alpha(int f)
+{
+    return f == RAIIAF_FMT_GA8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_GA16 ||
+           f == RAIIAF_FMT_RGBA16;
+}
+
+static bool format_is_color(int f)
+{
+    return f == RAIIAF_FMT_RGB8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_RGB16 ||
+           f == RAIIAF_FMT_RGBA16;
+}
+
+static bool format_is_16(int f)
+{
+    return f >= RAIIAF_FMT_G16 && f <= RAIIAF_FMT_RGBA16;
+}
+
+int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits, int format,
+                  void *out, size_t out_size, rf_msg *msg)
+{
+    size_t psize = raiiaf_format_pixel_size(format);
+    if (!psize)
+        return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
+    if (!rf_is_png(data, size))
+        return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
+    png_io io = {.data = data, .size = size, .msg = msg};
+    png_structp png = new_reader(&io, limits);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!pi) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    }
+    png_bytep *volatile rows = NULL;
+    if (setjmp(io.jmp)) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        free(rows);
+        return RAIIAF_EPNG;
+    }
+    png_read_info(png, pi);
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
+    png_get_IHDR(png, pi, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    int err = check_pixels(limits, w, h, msg);
+    if (!err && out_size / psize / h < w)
+        err = rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %ux%u",
+                      out_size, (unsigned)w, (unsigned)h);
+    if (err) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return err;
+    }
+    bool trns = png_get_valid(png, pi, PNG_INFO_tRNS) != 0;
+    bool want_alpha = format_has_alpha(format), want_color = format_is_color(format);
+    bool want16 = format_is_16(format);
+
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    if (trns && want_alpha)
+        png_set_tRNS_to_alpha(png);
+    bool has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || (trns && want_alpha);
+    bool is_color = ctype & PNG_COLOR_MASK_COLOR;
+    if (want16 && depth < 16)
+        png_set_expand_16(png);
+    else if (!want16 && depth == 16)
+        png_set_scale_16(png);
+    if (is_color && !want_color)
+        png_set_rgb_to_gray(png, PNG_ERROR_ACTION_NONE, -1, -1);
+    else if (!is_color && want_color)
+        png_set_gray_to_rgb(png);
+    if (has_alpha && !want_alpha)
+        png_set_strip_alpha(png);
+    else if (!has_alpha && want_alpha)
+        png_set_add_alpha(png, 0xffff, PNG_FILLER_AFTER);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    if (want16)
+        png_set_swap(png);
+#endif
+    png_set_interlace_handling(png);
+    png_read_update_info(png, pi);
+    size_t stride = (size_t)w * psize;
+    if (png_get_rowbytes(png, pi) != stride) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: unexpected row size after conversion");
+    }
+    rows = malloc((size_t)h * sizeof *rows);
+    if (!rows) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    }
+    for (png_uint_32 y = 0; y < h; y++)
+        rows[y] = (png_bytep)out + (size_t)y * stride;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    png_destroy_read_struct(&png, &pi, NULL);
+    free(rows);
+    return RAIIAF_OK;
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+typedef struct png_out {
+    rf_buf buf;
+    rf_msg *msg;
+    jmp_buf jmp;
+    bool oom;
+} png_out;
+
+static void png_werror_cb(png_structp png, png_const_charp text)
+{
+    png_out *o = png_get_error_ptr(png);
+    rf_fail(o->msg, RAIIAF_EPNG, "PNG encoder: %s", text);
+    longjmp(o->jmp, 1);
+}
+
+static void png_write_cb(png_structp png, png_bytep data, size_t n)
+{
+    png_out *o = png_get_io_ptr(png);
+    if (rf_buf_append(&o->buf, data, n)) {
+        o->oom = true;
+        png_error(png, "out of memory");
+    }
+}
+
+static void png_flush_cb(png_structp png)
+{
+    (void)png;
+}
+
+int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out_size, rf_msg *msg)
+{
+    size_t psize = raiiaf_format_pixel_size(px->format);
+    if (!psize || !px->data || px->width == 0 || px->height == 0 || px->width > 0x7fffffff ||
+        px->height > 0x7fffffff)
+        return rf_fail(msg, RAIIAF_EINVAL, "pixels: invalid size, format or data");
+    size_t stride = px->stride ? px->stride : (size_t)px->width * psize;
+    if (stride < (size_t)px->width * psize)
+        return rf_fail(msg, RAIIAF_EINVAL, "pixels: stride smaller than a row");
+    if (level < -1 || level > 9)
+        return rf_fail(msg, RAIIAF_EINVAL, "PNG compression level %d (0-9, -1 default)", level);
+    int f = px->format;
+    int ctype = format_is_color(f) ? (format_has_alpha(f) ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB)
+                                   : (format_has_alpha(f) ? PNG_COLOR_TYPE_GA : PNG_COLOR_TYPE_GRAY);
+    png_out o = {.msg = msg};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, png_werror_cb,
+                                              png_warning_cb);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!pi) {
+        png_destroy_write_struct(&png, NULL);
+        return rf_fail(msg, RAIIAF_ENOMEM, "PNG encoder: out of memory");
+    }
+    if (setjmp(o.jmp)) {
+        png_destroy_write_struct(&png, &pi);
+        rf_buf_free(&o.buf);
+        return o.oom ? RAIIAF_ENOMEM : RAIIAF_EPNG;
+    }
+    png_set_write_fn(png, &o, png_write_cb, png_flush_cb);
+    png_set_compression_level(png, level < 0 ? 6 : level);
+    png_set_IHDR(png, pi, px->width, px->height, format_is_16(f) ? 16 : 8, ctype,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (px->icc && px->icc_size)
+        png_set_iCCP(png, pi, px->icc_name ? px->icc_name : "ICC profile", 0, px->icc,
+                     (png_uint_32)px->icc_size);
+    png_write_info(png, pi);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    if (format_is_16(f))
+        png_set_swap(png);
+#endif
+    for (uint32_t y = 0; y < px->height; y++)
+        png_write_row(png, (png_const_bytep)px->data + (size_t)y * stride);
+    png_write_end(png, pi);
+    png_destroy_write_struct(&png, &pi);
+    *out = o.buf.data;
+    *out_size = o.buf.size;
+    return RAIIAF_OK;
+}
+
+/* ---- the reader's image calls ------------------------------------------ */
+
+int rf_ctx_load_image(raiiaf_ctx *ctx)
+{
+    if (ctx->image_state == 1)
+        return RAIIAF_OK;
+    if (ctx->image_state < 0) {
+        ctx->msg = ctx->image_msg;
+        return -ctx->image_state;
+    }
+    if (ctx->data_record < 0) {
+        ctx->image_state = -RAIIAF_ENOIMAGE;
+        rf_fail(&ctx->image_msg, RAIIAF_ENOIMAGE, "the file has no DATA (image) chunk");
+        ctx->msg = ctx->image_msg;
+        return RAIIAF_ENOIMAGE;
+    }
+    const rf_record *rec = &ctx->records[ctx->data_record];
+    int err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image,
+                              &ctx->image_msg);
+    if (err) {
+        ctx->image_state = -err;
+        ctx->msg = ctx->image_msg;
+        return err;
+    }
+    ctx->image_size = (size_t)rec->uncompressed_size;
+    ctx->image_state = 1;
+    return RAIIAF_OK;
+}
+
+static int load_info(raiiaf_ctx *ctx)
+{
+    int err = rf_ctx_load_image(ctx);
+    if (err)
+        return err;
+    if (ctx->info_state == 0) {
+        err = rf_png_info(ctx->image, ctx->image_size, &ctx->limits, &ctx->info, &ctx->icc,
+                          &ctx->icc_size, &ctx->icc_name, &ctx->image_msg);
+        ctx->info_state = err ? -err : 1;
+    }
+    if (ctx->info_state < 0) {
+        ctx->msg = ctx->image_msg;
+        return -ctx->info_state;
+    }
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!info)
+        return RAIIAF_EINVAL;
+    err = load_info(ctx);
+    if (err)
+        return err;
+    *info = ctx->info;
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t *size)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!data || !size)
+        return RAIIAF_EINVAL;
+    err = rf_ctx_load_image(ctx);
+    if (err)
+        return err;
+    *data = ctx->image;
+    *size = ctx->image_size;
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_icc_profile(raiiaf_ctx *ctx, const void **data, size_t *size, const char **name)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    err = load_info(ctx);
+    if (err)
+        return err;
+    if (data)
+        *data = ctx->icc;
+    if (size)
+        *size = ctx->icc_size;
+    if (name)
+        *name = ctx->icc_name;
+    return RAIIAF_OK;
+}
+
+int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *size)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    size_t psize = raiiaf_format_pixel_size(format);
+    if (!psize || !size)
+        return rf_fail(&ctx->msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
+    err = load_info(ctx);
+    if (err)
+        return err;
+    uint64_t total = (uint64_t)ctx->info.width * ctx->info.height * psize;
+    if (total > SIZE_MAX)
+        return rf_fail(&ctx->msg, RAIIAF_ELIMIT, "image too large for this machine");
+    *size = (size_t)total;
+    return RAIIAF_OK;
+}
+
+int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!out)
+        return RAIIAF_EINVAL;
+    err = load_info(ctx);
+    if (err)
+        return err;
+    return rf_png_decode(ctx->image, ctx->image_size, &ctx->limits, format, out, out_size,
+                         &ctx->msg);
+}

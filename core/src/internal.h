@@ -1,0 +1,199 @@
+/* libraiiaf internals shared between the reader and the writer. */
+#ifndef RAIIAF_INTERNAL_H
+#define RAIIAF_INTERNAL_H
+
+#include "raiiaf.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define RF_HEADER_SIZE 33
+#define RF_INNER_SIZE 12
+#define RF_MSG_SIZE 512
+
+/* The reference package's limits for latents it writes. */
+#define RF_REF_LATENT_NDIM 4
+#define RF_REF_LATENT_MAX_DIM 8192
+#define RF_REF_LATENT_MAX_ELEMENTS 100000000ULL
+
+/* ---- error messages (error.c) ---- */
+typedef struct rf_msg {
+    char text[RF_MSG_SIZE];
+} rf_msg;
+
+/* Formats the message and returns err, so that `return rf_fail(...)` reads
+ * naturally. */
+int rf_fail(rf_msg *msg, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- small helpers (util.c) ---- */
+void rf_sha256(const void *data, size_t size, uint8_t out[32]);
+void rf_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
+bool rf_parse_hex32(const char *hex, uint8_t out[32]);
+uint16_t rf_f32_to_f16(float f);   /* round to nearest even, like numpy */
+float rf_f16_to_f32(uint16_t h);
+void rf_put_le32(uint8_t *p, uint32_t v);
+void rf_put_le64(uint8_t *p, uint64_t v);
+uint32_t rf_get_le32(const uint8_t *p);
+uint64_t rf_get_le64(const uint8_t *p);
+/* Converts count elements of elem_size (2 or 4) between little-endian and
+ * host order, in place (no-op on little-endian hosts). */
+void rf_le_to_host(void *data, size_t count, size_t elem_size);
+#define rf_host_to_le rf_le_to_host
+bool rf_mul_overflow(uint64_t a, uint64_t b, uint64_t *out);
+char *rf_strdup(const char *s);
+char *rf_strndup(const char *s, size_t n);
+/* ISO 8601 UTC time with microseconds, like Python's
+ * datetime.now(timezone.utc).isoformat(): 33 bytes with the NUL. */
+void rf_now_iso8601(char out[40]);
+
+/* A growable byte buffer. */
+typedef struct rf_buf {
+    uint8_t *data;
+    size_t size, cap;
+} rf_buf;
+int rf_buf_append(rf_buf *b, const void *data, size_t size);
+void rf_buf_free(rf_buf *b);
+
+/* ---- JSON (json.c) ---- */
+/* Parses exactly size bytes as one JSON value (depth-limited); NULL with a
+ * message on error. */
+json_object *rf_json_parse(const char *text, size_t size, rf_msg *msg, const char *what);
+/* Serialises like the reference: indented by 2, '/' not escaped. */
+const char *rf_json_pretty(json_object *obj, size_t *len);
+json_object *rf_json_get(json_object *obj, const char *key); /* NULL if absent */
+bool rf_json_get_u64(json_object *obj, const char *key, uint64_t *out);
+json_object *rf_json_deep_copy(json_object *obj);
+/* A double with its shortest round-tripping text, as Python prints it. */
+json_object *rf_json_new_double(double v);
+
+/* ---- where a file's bytes come from (source.c) ---- */
+typedef struct rf_source {
+    const uint8_t *mem; /* memory source, or NULL */
+    int fd;             /* file source, or -1 */
+    uint64_t size;
+} rf_source;
+
+int rf_source_read(const rf_source *src, uint64_t off, void *buf, size_t len, rf_msg *msg,
+                   const char *what);
+/* Decompresses the single zstd frame at [off, off+len) into out, which must
+ * be exactly `expect` bytes: the frame must record its content size and that
+ * size must be `expect`. max_expect guards frames whose size is not known in
+ * advance (expect == 0 means "take the frame's own size, up to max_expect",
+ * and *got receives it; then out is allocated here). */
+int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
+                    uint64_t expect, rf_msg *msg, const char *what);
+int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
+                    uint8_t **out, uint64_t *got, rf_msg *msg, const char *what);
+
+/* ---- chunk records (reader.c, shared with the writer) ---- */
+enum rf_chunk_type { RF_LATN, RF_DATA, RF_ENVC };
+
+typedef struct rf_record {
+    int type;
+    size_t position;          /* index in the manifest's chunks array */
+    uint64_t offset, compressed_size, uncompressed_size;
+    uint8_t hash[32];
+    bool compressed;
+    uint64_t len_header, len_data; /* LATN only */
+    /* LATN only */
+    const char *key;          /* points into the JSON, or into fallback_key */
+    char fallback_key[32];
+    int dtype;
+    unsigned ndim;
+    uint64_t shape[RAIIAF_MAX_DIMS];
+    json_object *obj;         /* the record object (borrowed) */
+} rf_record;
+
+const char *rf_type_name(int type);
+/* Parses and checks one record of the manifest against the file size and
+ * limits; file_size 0 skips the bounds checks (for stored blobs). */
+int rf_parse_record(json_object *obj, size_t position, uint64_t file_size,
+                    const raiiaf_limits *limits, rf_record *rec, rf_msg *msg);
+
+/* Reads a chunk's inner header at buf and checks it against the record. */
+int rf_check_inner(const uint8_t *inner, const rf_record *rec, uint64_t payload_size,
+                   rf_msg *msg);
+
+/* Reads, decompresses and checks a DATA or ENVC payload (sha256 included).
+ * *payload points into *alloc (free that). */
+int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
+                    uint8_t **alloc, const uint8_t **payload, rf_msg *msg);
+
+/* ---- latents (latent.c) ---- */
+int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size_t out_size,
+                     rf_msg *msg);
+/* Encodes a float32/float16 array (host order) as a LATN chunk. */
+typedef struct rf_latent_chunk {
+    uint8_t *bytes;           /* the chunk as stored in the file */
+    size_t size;
+    bool compressed;
+    uint64_t len_header, len_data;
+} rf_latent_chunk;
+int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void *data,
+                     int storage, rf_latent_chunk *out, rf_msg *msg);
+#define RF_STORED_MAGIC "RAIIAFLT"
+#define RF_STORED_MAGIC_SIZE 8
+
+/* ---- PNG (image.c) ---- */
+int rf_png_info(const uint8_t *png, size_t size, const raiiaf_limits *limits,
+                raiiaf_image_info *info, uint8_t **icc, size_t *icc_size, char **icc_name,
+                rf_msg *msg);
+int rf_png_decode(const uint8_t *png, size_t size, const raiiaf_limits *limits, int format,
+                  void *out, size_t out_size, rf_msg *msg);
+int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **png, size_t *png_size,
+                  rf_msg *msg);
+bool rf_is_png(const uint8_t *data, size_t size);
+
+/* ---- the reader context ---- */
+typedef struct rf_text_pair {
+    char *key, *value;
+} rf_text_pair;
+
+struct raiiaf_ctx {
+    raiiaf_limits limits;
+    rf_msg msg;
+    enum { RF_NEW, RF_OPEN, RF_BROKEN } state;
+    rf_source src;
+    int own_fd;
+    raiiaf_header header;
+
+    char *manifest_text;
+    size_t manifest_size;
+    json_object *manifest;     /* root */
+    json_object *meta;         /* root.raiiaf_metadata */
+    rf_record *records;
+    size_t record_count;
+    size_t *latents;           /* record positions of LATN records */
+    size_t latent_count;
+    long data_record, env_record;
+
+    /* loaded on demand */
+    uint8_t *image_alloc;
+    const uint8_t *image;
+    size_t image_size;
+    int image_state;           /* 0 not loaded, 1 loaded, <0 -error */
+    rf_msg image_msg;
+    int info_state;            /* 0 not parsed, 1 ok, <0 -error */
+    raiiaf_image_info info;
+    uint8_t *icc;
+    size_t icc_size;
+    char *icc_name;
+
+    uint8_t *env_alloc;
+    char *env_text;
+    size_t env_size;
+    int env_state;
+
+    rf_text_pair *texts;
+    size_t text_count;
+    bool texts_built;
+    char *parameters;
+};
+
+int rf_ctx_load_image(raiiaf_ctx *ctx);
+int rf_ctx_load_env(raiiaf_ctx *ctx);
+int rf_ctx_check(raiiaf_ctx *ctx); /* EBADSTATE unless open */
+
+#endif

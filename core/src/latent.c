@@ -1,0 +1,454 @@
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zfp.h>
+#include <zstd.h>
+
+#define RF_ZSTD_LEVEL 3
+
+/* ---- zfp decoding, bounded --------------------------------------------
+ * zfp's bit stream reader does not know where its buffer ends. A block
+ * never reads more than maxbits bits (plus one word of look-ahead), so the
+ * stream is copied into a buffer with that much zero padding, decoded one
+ * block at a time, and rejected as soon as the position passes the real end.
+ */
+
+static bool zfp_past_end(bitstream *bs, uint64_t data_bits)
+{
+    return stream_rtell(bs) > data_bits;
+}
+
+#define RF_ZFP_LOOP_CHECK()                                                                   \
+    do {                                                                                      \
+        if (zfp_past_end(bs, data_bits))                                                      \
+            return false;                                                                     \
+    } while (0)
+
+static bool zfp_decode_blocks(zfp_stream *zs, bitstream *bs, uint64_t data_bits, float *out,
+                              unsigned dims, const size_t n[4])
+{
+    size_t nx = n[0], ny = n[1], nz = n[2], nw = n[3];
+    ptrdiff_t sx = 1, sy = (ptrdiff_t)nx, sz = (ptrdiff_t)(nx * ny), sw = (ptrdiff_t)(nx * ny * nz);
+    switch (dims) {
+    case 1:
+        for (size_t x = 0; x < nx; x += 4) {
+            float *p = out + x;
+            if (nx - x < 4)
+                zfp_decode_partial_block_strided_float_1(zs, p, nx - x, sx);
+            else
+                zfp_decode_block_strided_float_1(zs, p, sx);
+            RF_ZFP_LOOP_CHECK();
+        }
+        return true;
+    case 2:
+        for (size_t y = 0; y < ny; y += 4)
+            for (size_t x = 0; x < nx; x += 4) {
+                float *p = out + x * sx + y * sy;
+                if (nx - x < 4 || ny - y < 4)
+                    zfp_decode_partial_block_strided_float_2(zs, p, nx - x < 4 ? nx - x : 4,
+                                                             ny - y < 4 ? ny - y : 4, sx, sy);
+                else
+                    zfp_decode_block_strided_float_2(zs, p, sx, sy);
+                RF_ZFP_LOOP_CHECK();
+            }
+        return true;
+    case 3:
+        for (size_t z = 0; z < nz; z += 4)
+            for (size_t y = 0; y < ny; y += 4)
+                for (size_t x = 0; x < nx; x += 4) {
+                    float *p = out + x * sx + y * sy + z * sz;
+                    if (nx - x < 4 || ny - y < 4 || nz - z < 4)
+                        zfp_decode_partial_block_strided_float_3(
+                            zs, p, nx - x < 4 ? nx - x : 4, ny - y < 4 ? ny - y : 4,
+                            nz - z < 4 ? nz - z : 4, sx, sy, sz);
+                    else
+                        zfp_decode_block_strided_float_3(zs, p, sx, sy, sz);
+                    RF_ZFP_LOOP_CHECK();
+                }
+        return true;
+    case 4:
+        for (size_t w = 0; w < nw; w += 4)
+            for (size_t z = 0; z < nz; z += 4)
+                for (size_t y = 0; y < ny; y += 4)
+                    for (size_t x = 0; x < nx; x += 4) {
+                        float *p = out + x * sx + y * sy + z * sz + w * sw;
+                        if (nx - x < 4 || ny - y < 4 || nz - z < 4 || nw - w < 4)
+                            zfp_decode_partial_block_strided_float_4(
+                                zs, p, nx - x < 4 ? nx - x : 4, ny - y < 4 ? ny - y : 4,
+                                nz - z < 4 ? nz - z : 4, nw - w < 4 ? nw - w : 4, sx, sy, sz, sw);
+                        else
+                            zfp_decode_block_strided_float_4(zs, p, sx, sy, sz, sw);
+                        RF_ZFP_LOOP_CHECK();
+                    }
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Decodes a zfp stream of `elements` float32 values into out. */
+static int zfp_decode_floats(const uint8_t *data, size_t size, uint64_t elements, float *out,
+                             const rf_record *rec, rf_msg *msg)
+{
+    /* Padding: one block's worst case plus look-ahead words. */
+    size_t pad = ZFP_MAX_BITS / 8 + 64;
+    size_t padded = (size + pad + 7) & ~(size_t)7;
+    uint64_t *buf = calloc(padded / 8, 8);
+    if (!buf)
+        return rf_fail(msg, RAIIAF_ENOMEM, "chunk %zu (LATN): out of memory", rec->position);
+    memcpy(buf, data, size);
+    int err = RAIIAF_OK;
+    bitstream *bs = stream_open(buf, padded);
+    zfp_stream *zs = bs ? zfp_stream_open(bs) : NULL;
+    zfp_field *field = zfp_field_alloc();
+    if (!bs || !zs || !field) {
+        err = rf_fail(msg, RAIIAF_ENOMEM, "chunk %zu (LATN): out of memory", rec->position);
+        goto done;
+    }
+    uint64_t data_bits = (uint64_t)size * 8;
+    if (!zfp_read_header(zs, field, ZFP_HEADER_FULL) || zfp_past_end(bs, data_bits)) {
+        err = rf_fail(msg, RAIIAF_EZFP, "chunk %zu (LATN \"%.64s\"): no valid zfp header",
+                      rec->position, rec->key);
+        goto done;
+    }
+    if (field->type != zfp_type_float) {
+        err = rf_fail(msg, RAIIAF_EZFP, "chunk %zu (LATN \"%.64s\"): zfp stream is not float32",
+                      rec->position, rec->key);
+        goto done;
+    }
+    if (zs->maxbits > ZFP_MAX_BITS) {
+        err = rf_fail(msg, RAIIAF_EZFP, "chunk %zu (LATN \"%.64s\"): zfp block size out of range",
+                      rec->position, rec->key);
+        goto done;
+    }
+    unsigned dims = zfp_field_dimensionality(field);
+    size_t n[4] = {field->nx, field->ny ? field->ny : 1, field->nz ? field->nz : 1,
+                   field->nw ? field->nw : 1};
+    uint64_t count = 1;
+    bool overflow = false;
+    for (unsigned i = 0; i < dims; i++)
+        overflow |= n[i] == 0 || rf_mul_overflow(count, n[i], &count);
+    if (dims < 1 || dims > 4 || overflow || count != elements) {
+        err = rf_fail(msg, RAIIAF_EZFP,
+                      "chunk %zu (LATN \"%.64s\"): zfp header holds %llu values, the shape %llu",
+                      rec->position, rec->key, overflow ? 0ULL : (unsigned long long)count,
+                      (unsigned long long)elements);
+        goto done;
+    }
+    if (!zfp_decode_blocks(zs, bs, data_bits, out, dims, n))
+        err = rf_fail(msg, RAIIAF_EZFP, "chunk %zu (LATN \"%.64s\"): zfp stream is truncated",
+                      rec->position, rec->key);
+done:
+    zfp_field_free(field);
+    zfp_stream_close(zs);
+    stream_close(bs);
+    free(buf);
+    return err;
+}
+
+int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size_t out_size,
+                     rf_msg *msg)
+{
+    if (out_size < rec->uncompressed_size)
+        return rf_fail(msg, RAIIAF_ERANGE, "latent \"%.64s\" needs %llu bytes", rec->key,
+                       (unsigned long long)rec->uncompressed_size);
+    char what[96];
+    snprintf(what, sizeof what, "chunk %zu (LATN \"%.40s\")", rec->position, rec->key);
+    size_t esize = rec->dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    uint64_t elements = rec->uncompressed_size / esize;
+    uint8_t inner[RF_INNER_SIZE];
+    int err;
+
+    if (!rec->compressed) {
+        err = rf_source_read(src, rec->offset, inner, RF_INNER_SIZE, msg, what);
+        if (!err)
+            err = rf_check_inner(inner, rec, rec->uncompressed_size, msg);
+        if (!err)
+            err = rf_source_read(src, rec->offset + RF_INNER_SIZE, out,
+                                 (size_t)rec->uncompressed_size, msg, what);
+        if (err)
+            return err;
+    } else {
+        err = rf_unzstd_exact(src, rec->offset, rec->len_header, inner, RF_INNER_SIZE, msg, what);
+        if (!err)
+            err = rf_check_inner(inner, rec, rec->uncompressed_size, msg);
+        if (err)
+            return err;
+        uint8_t *zdata = malloc(rec->len_data ? (size_t)rec->len_data : 1);
+        if (!zdata)
+            return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+        err = rf_source_read(src, rec->offset + rec->len_header, zdata, (size_t)rec->len_data, msg,
+                             what);
+        float *floats = out;
+        if (!err && rec->dtype == RAIIAF_FLOAT16) {
+            floats = malloc((size_t)elements * sizeof(float));
+            if (!floats)
+                err = rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+        }
+        if (!err)
+            err = zfp_decode_floats(zdata, (size_t)rec->len_data, elements, floats, rec, msg);
+        free(zdata);
+        if (!err) {
+            if (rec->dtype == RAIIAF_FLOAT16) {
+                /* The reference casts the float32 values to the flags' type. */
+                uint16_t *h = out;
+                for (uint64_t i = 0; i < elements; i++)
+                    h[i] = rf_f32_to_f16(floats[i]);
+            }
+            rf_host_to_le(out, (size_t)elements, esize);
+        }
+        if (floats != out)
+            free(floats);
+        if (err)
+            return err;
+    }
+
+    /* Here `out` holds the little-endian bytes the hash covers. */
+    uint8_t h[32];
+    rf_sha256(out, (size_t)rec->uncompressed_size, h);
+    if (memcmp(h, rec->hash, 32))
+        return rf_fail(msg, RAIIAF_EHASH, "%s: sha256 mismatch", what);
+    rf_le_to_host(out, (size_t)elements, esize);
+    return RAIIAF_OK;
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+static void inner_header(uint8_t out[RF_INNER_SIZE], int dtype, uint32_t size)
+{
+    memcpy(out, "LATN", 4);
+    memcpy(out + 4, dtype == RAIIAF_FLOAT16 ? "F16\0" : "F32\0", 4);
+    rf_put_le32(out + 8, size);
+}
+
+static int encode_zfp(const float *values, const uint64_t *shape, unsigned ndim,
+                      uint8_t **zbytes, size_t *zsize, rf_msg *msg)
+{
+    /* zfp codes blocks of 4 along every dimension: size-1 dimensions would
+     * be padded to 4, so they are dropped (the reader reshapes). */
+    size_t n[4] = {1, 1, 1, 1};
+    unsigned dims = 0;
+    for (unsigned i = ndim; i-- > 0;) /* zfp's x is numpy's last axis */
+        if (shape[i] > 1) {
+            if (dims == 4)
+                return rf_fail(msg, RAIIAF_EUNSUPPORTED, "zfp takes at most 4 dimensions above 1");
+            n[dims++] = (size_t)shape[i];
+        }
+    if (dims == 0)
+        dims = 1;
+    zfp_field *field = NULL;
+    switch (dims) {
+    case 1: field = zfp_field_1d((void *)values, zfp_type_float, n[0]); break;
+    case 2: field = zfp_field_2d((void *)values, zfp_type_float, n[0], n[1]); break;
+    case 3: field = zfp_field_3d((void *)values, zfp_type_float, n[0], n[1], n[2]); break;
+    default: field = zfp_field_4d((void *)values, zfp_type_float, n[0], n[1], n[2], n[3]); break;
+    }
+    zfp_stream *zs = zfp_stream_open(NULL);
+    if (!field || !zs) {
+        zfp_field_free(field);
+        zfp_stream_close(zs);
+        return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+    }
+    zfp_stream_set_reversible(zs);
+    size_t cap = zfp_stream_maximum_size(zs, field);
+    void *buf = malloc(cap);
+    bitstream *bs = buf ? stream_open(buf, cap) : NULL;
+    int err = RAIIAF_OK;
+    if (!bs) {
+        err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+    } else {
+        zfp_stream_set_bit_stream(zs, bs);
+        zfp_stream_rewind(zs);
+        size_t hbits = zfp_write_header(zs, field, ZFP_HEADER_FULL);
+        size_t total = hbits ? zfp_compress(zs, field) : 0;
+        if (!total)
+            err = rf_fail(msg, RAIIAF_EZFP, "zfp compression failed");
+        *zsize = total;
+    }
+    stream_close(bs);
+    zfp_stream_close(zs);
+    zfp_field_free(field);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    *zbytes = buf;
+    return RAIIAF_OK;
+}
+
+int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void *data,
+                     int storage, rf_latent_chunk *out, rf_msg *msg)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t elements = 1;
+    for (unsigned i = 0; i < ndim; i++)
+        elements *= shape[i]; /* bounded by the caller's checks */
+    size_t esize = dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    size_t raw_size = (size_t)elements * esize;
+
+    uint8_t *zfp_chunk = NULL;
+    size_t zfp_chunk_size = 0;
+    uint64_t zlen_header = 0, zlen_data = 0;
+    if (storage != RAIIAF_STORAGE_RAW) {
+        float *widened = NULL;
+        const float *values = data;
+        if (dtype == RAIIAF_FLOAT16) { /* zfp has no float16: widen, exactly */
+            widened = malloc((size_t)elements * sizeof(float));
+            if (!widened)
+                return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+            const uint16_t *h = data;
+            for (uint64_t i = 0; i < elements; i++)
+                widened[i] = rf_f16_to_f32(h[i]);
+            values = widened;
+        }
+        uint8_t *z = NULL;
+        size_t zsize = 0;
+        int err = encode_zfp(values, shape, ndim, &z, &zsize, msg);
+        free(widened);
+        if (err)
+            return err;
+        uint8_t inner[RF_INNER_SIZE];
+        inner_header(inner, dtype, (uint32_t)raw_size);
+        uint8_t zhead[64];
+        size_t hsize = ZSTD_compress(zhead, sizeof zhead, inner, sizeof inner, RF_ZSTD_LEVEL);
+        if (ZSTD_isError(hsize)) {
+            free(z);
+            return rf_fail(msg, RAIIAF_EZSTD, "zstd: %s", ZSTD_getErrorName(hsize));
+        }
+        zfp_chunk_size = hsize + zsize;
+        zfp_chunk = malloc(zfp_chunk_size);
+        if (!zfp_chunk) {
+            free(z);
+            return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+        }
+        memcpy(zfp_chunk, zhead, hsize);
+        memcpy(zfp_chunk + hsize, z, zsize);
+        free(z);
+        zlen_header = hsize;
+        zlen_data = zsize;
+        if (storage == RAIIAF_STORAGE_ZFP || zfp_chunk_size < RF_INNER_SIZE + raw_size) {
+            out->bytes = zfp_chunk;
+            out->size = zfp_chunk_size;
+            out->compressed = true;
+            out->len_header = zlen_header;
+            out->len_data = zlen_data;
+            return RAIIAF_OK;
+        }
+        free(zfp_chunk);
+    }
+    out->size = RF_INNER_SIZE + raw_size;
+    out->bytes = malloc(out->size);
+    if (!out->bytes)
+        return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+    inner_header(out->bytes, dtype, (uint32_t)raw_size);
+    memcpy(out->bytes + RF_INNER_SIZE, data, raw_size);
+    rf_host_to_le(out->bytes + RF_INNER_SIZE, (size_t)elements, esize);
+    out->compressed = false;
+    out->len_header = RF_INNER_SIZE;
+    out->len_data = raw_size;
+    return RAIIAF_OK;
+}
+
+/* ---- the reader's latent calls ----------------------------------------- */
+
+static int latent_record(raiiaf_ctx *ctx, size_t index, const rf_record **rec)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (index >= ctx->latent_count)
+        return rf_fail(&ctx->msg, RAIIAF_ERANGE, "latent %zu: the file has %zu", index,
+                       ctx->latent_count);
+    *rec = &ctx->records[ctx->latents[index]];
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_latent_count(raiiaf_ctx *ctx, size_t *count)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!count)
+        return RAIIAF_EINVAL;
+    *count = ctx->latent_count;
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_latent_info(raiiaf_ctx *ctx, size_t index, raiiaf_latent_info *info)
+{
+    const rf_record *rec = NULL;
+    int err = latent_record(ctx, index, &rec);
+    if (err)
+        return err;
+    if (!info)
+        return RAIIAF_EINVAL;
+    memset(info, 0, sizeof *info);
+    info->key = rec->key;
+    info->dtype = rec->dtype;
+    info->storage = rec->compressed ? RAIIAF_STORAGE_ZFP : RAIIAF_STORAGE_RAW;
+    info->ndim = rec->ndim;
+    memcpy(info->shape, rec->shape, sizeof rec->shape);
+    info->decoded_size = rec->uncompressed_size;
+    info->stored_size = rec->compressed_size;
+    return RAIIAF_OK;
+}
+
+int raiiaf_decode_latent(raiiaf_ctx *ctx, size_t index, void *out, size_t out_size)
+{
+    const rf_record *rec = NULL;
+    int err = latent_record(ctx, index, &rec);
+    if (err)
+        return err;
+    if (!out && out_size)
+        return RAIIAF_EINVAL;
+    return rf_latent_decode(&ctx->src, rec, out, out_size, &ctx->msg);
+}
+
+int raiiaf_get_latent_stored(raiiaf_ctx *ctx, size_t index, void **blob, size_t *size)
+{
+    const rf_record *rec = NULL;
+    int err = latent_record(ctx, index, &rec);
+    if (err)
+        return err;
+    if (!blob || !size)
+        return RAIIAF_EINVAL;
+    /* Check the payload before handing it on. */
+    void *scratch = malloc(rec->uncompressed_size ? (size_t)rec->uncompressed_size : 1);
+    if (!scratch)
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
+    err = rf_latent_decode(&ctx->src, rec, scratch, (size_t)rec->uncompressed_size, &ctx->msg);
+    free(scratch);
+    if (err)
+        return err;
+
+    /* The record without its file position, which means nothing elsewhere. */
+    json_object *r = rf_json_deep_copy(rec->obj);
+    if (!r)
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
+    json_object_object_del(r, "offset");
+    json_object_object_del(r, "index");
+    size_t jlen;
+    const char *js = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &jlen);
+    size_t total = RF_STORED_MAGIC_SIZE + 4 + jlen + (size_t)rec->compressed_size;
+    uint8_t *b = malloc(total);
+    if (!b) {
+        json_object_put(r);
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
+    }
+    memcpy(b, RF_STORED_MAGIC, RF_STORED_MAGIC_SIZE);
+    rf_put_le32(b + RF_STORED_MAGIC_SIZE, (uint32_t)jlen);
+    memcpy(b + RF_STORED_MAGIC_SIZE + 4, js, jlen);
+    json_object_put(r);
+    err = rf_source_read(&ctx->src, rec->offset, b + RF_STORED_MAGIC_SIZE + 4 + jlen,
+                         (size_t)rec->compressed_size, &ctx->msg, "latent");
+    if (err) {
+        free(b);
+        return err;
+    }
+    *blob = b;
+    *size = total;
+    return RAIIAF_OK;
+}

@@ -1,0 +1,167 @@
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+/* Input is read in pieces of this size when it comes from a file, so a
+ * large image chunk never needs a second copy of its compressed bytes. */
+#define RF_READ_PIECE (256u * 1024u)
+
+int rf_source_read(const rf_source *src, uint64_t off, void *buf, size_t len, rf_msg *msg,
+                   const char *what)
+{
+    if (off > src->size || len > src->size - off)
+        return rf_fail(msg, RAIIAF_ETRUNCATED, "%s: needs bytes %llu..%llu, the file has %llu",
+                       what, (unsigned long long)off, (unsigned long long)(off + len),
+                       (unsigned long long)src->size);
+    if (src->mem) {
+        memcpy(buf, src->mem + off, len);
+        return RAIIAF_OK;
+    }
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(src->fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return rf_fail(msg, RAIIAF_EIO, "%s: read error: %s", what, strerror(errno));
+        if (n == 0)
+            return rf_fail(msg, RAIIAF_ETRUNCATED, "%s: the file ended early (changed while read?)",
+                           what);
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return RAIIAF_OK;
+}
+
+/* The content size the frame header at [off, off+len) records. */
+static int frame_content_size(const rf_source *src, uint64_t off, uint64_t len, uint64_t *size,
+                              rf_msg *msg, const char *what)
+{
+    uint8_t head[18]; /* ZSTD_FRAMEHEADERSIZE_MAX, not in the stable API */
+    size_t n = len < sizeof head ? (size_t)len : sizeof head;
+    int err = rf_source_read(src, off, head, n, msg, what);
+    if (err)
+        return err;
+    unsigned long long cs = ZSTD_getFrameContentSize(head, n);
+    if (cs == ZSTD_CONTENTSIZE_ERROR)
+        return rf_fail(msg, RAIIAF_EZSTD, "%s: not a zstd frame", what);
+    if (cs == ZSTD_CONTENTSIZE_UNKNOWN)
+        return rf_fail(msg, RAIIAF_EZSTD,
+                       "%s: zstd frame does not record its content size (the reference cannot "
+                       "read it either)",
+                       what);
+    *size = cs;
+    return RAIIAF_OK;
+}
+
+static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
+                      uint64_t expect, rf_msg *msg, const char *what)
+{
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!dctx)
+        return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+    int err = RAIIAF_OK;
+    if (src->mem) {
+        const uint8_t *in = src->mem + off;
+        size_t frame = ZSTD_findFrameCompressedSize(in, (size_t)len);
+        if (ZSTD_isError(frame) || frame != len) {
+            err = rf_fail(msg, RAIIAF_EZSTD, "%s: the record's size is not one zstd frame", what);
+        } else {
+            size_t r = ZSTD_decompressDCtx(dctx, out, (size_t)expect, in, (size_t)len);
+            if (ZSTD_isError(r))
+                err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd: %s", what, ZSTD_getErrorName(r));
+            else if (r != expect)
+                err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame gave %zu bytes, expected %llu",
+                              what, r, (unsigned long long)expect);
+        }
+        ZSTD_freeDCtx(dctx);
+        return err;
+    }
+
+    uint8_t *piece = malloc(RF_READ_PIECE);
+    if (!piece) {
+        ZSTD_freeDCtx(dctx);
+        return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+    }
+    ZSTD_outBuffer ob = {out, (size_t)expect, 0};
+    uint64_t done = 0;
+    size_t r = 1;
+    while (done < len && !err) {
+        size_t n = len - done < RF_READ_PIECE ? (size_t)(len - done) : RF_READ_PIECE;
+        err = rf_source_read(src, off + done, piece, n, msg, what);
+        if (err)
+            break;
+        done += n;
+        ZSTD_inBuffer ib = {piece, n, 0};
+        while (ib.pos < ib.size) {
+            if (r == 0) {
+                err = rf_fail(msg, RAIIAF_EZSTD, "%s: data after the end of the zstd frame", what);
+                break;
+            }
+            size_t before_in = ib.pos, before_out = ob.pos;
+            r = ZSTD_decompressStream(dctx, &ob, &ib);
+            if (ZSTD_isError(r)) {
+                err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd: %s", what, ZSTD_getErrorName(r));
+                break;
+            }
+            if (ib.pos == before_in && ob.pos == before_out) {
+                /* The output is full yet the frame wants to go on. */
+                err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame holds more than %llu bytes",
+                              what, (unsigned long long)expect);
+                break;
+            }
+        }
+    }
+    if (!err && r != 0)
+        err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame is truncated", what);
+    if (!err && ob.pos != expect)
+        err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame gave %zu bytes, expected %llu", what,
+                      ob.pos, (unsigned long long)expect);
+    free(piece);
+    ZSTD_freeDCtx(dctx);
+    return err;
+}
+
+int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
+                    uint64_t expect, rf_msg *msg, const char *what)
+{
+    uint64_t cs;
+    int err = frame_content_size(src, off, len, &cs, msg, what);
+    if (err)
+        return err;
+    if (cs != expect)
+        return rf_fail(msg, RAIIAF_EZSTD,
+                       "%s: zstd frame says %llu bytes, the record says %llu", what,
+                       (unsigned long long)cs, (unsigned long long)expect);
+    return decompress(src, off, len, out, expect, msg, what);
+}
+
+int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
+                    uint8_t **out, uint64_t *got, rf_msg *msg, const char *what)
+{
+    uint64_t cs;
+    int err = frame_content_size(src, off, len, &cs, msg, what);
+    if (err)
+        return err;
+    if (cs > max_size)
+        return rf_fail(msg, RAIIAF_ELIMIT, "%s: zstd frame says %llu bytes, the limit is %llu",
+                       what, (unsigned long long)cs, (unsigned long long)max_size);
+    uint8_t *buf = malloc(cs + 1); /* +1: room for a NUL after JSON */
+    if (!buf)
+        return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory for %llu bytes", what,
+                       (unsigned long long)cs);
+    err = decompress(src, off, len, buf, cs, msg, what);
+    if (err) {
+        free(buf);
+        return err;
+    }
+    buf[cs] = 0;
+    *out = buf;
+    *got = cs;
+    return RAIIAF_OK;
+}

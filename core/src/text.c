@@ -1,0 +1,342 @@
+/* What a person reads: the manifest flattened to key/value text, and the
+ * AUTOMATIC1111 "parameters" text that AI-image tools read from PNGs. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct text_list {
+    rf_text_pair *pairs;
+    size_t count, cap;
+    bool oom;
+} text_list;
+
+static void add_pair(text_list *l, const char *key, const char *value)
+{
+    if (l->oom || !value || !*value)
+        return;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        rf_text_pair *p = realloc(l->pairs, cap * sizeof *p);
+        if (!p) {
+            l->oom = true;
+            return;
+        }
+        l->pairs = p;
+        l->cap = cap;
+    }
+    char *k = rf_strndup(key, strnlen(key, 64));
+    char *v = rf_strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        l->oom = true;
+        return;
+    }
+    for (char *c = k; *c; c++) /* keys: lower-case ASCII words joined by '-' */
+        *c = *c == '_' || *c == ' ' ? '-' : (*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c;
+    l->pairs[l->count].key = k;
+    l->pairs[l->count].value = v;
+    l->count++;
+}
+
+/* A JSON value as a person reads it: strings bare, arrays joined by ", ". */
+static void value_text(json_object *v, rf_buf *out)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null:
+        break;
+    case json_type_string:
+        rf_buf_append(out, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        break;
+    case json_type_array: {
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            json_object *e = json_object_array_get_idx(v, i);
+            json_object *name = rf_json_get(e, "name");
+            if (i)
+                rf_buf_append(out, ", ", 2);
+            value_text(name && json_object_is_type(name, json_type_string) ? name : e, out);
+        }
+        break;
+    }
+    default: {
+        size_t len;
+        const char *s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &len);
+        rf_buf_append(out, s, len);
+    }
+    }
+}
+
+static void add_json(text_list *l, const char *key, json_object *v)
+{
+    rf_buf b = {0};
+    value_text(v, &b);
+    if (rf_buf_append(&b, "", 1) == RAIIAF_OK)
+        add_pair(l, key, (const char *)b.data);
+    else
+        l->oom = true;
+    rf_buf_free(&b);
+}
+
+static void add_object(text_list *l, const char *prefix, json_object *obj)
+{
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return;
+    json_object_object_foreach(obj, k, v)
+    {
+        char key[80];
+        snprintf(key, sizeof key, "%s%s", prefix, k);
+        add_json(l, key, v);
+    }
+}
+
+static void add_environment(raiiaf_ctx *ctx, text_list *l)
+{
+    if (rf_ctx_load_env(ctx) || !ctx->env_text)
+        return;
+    json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, NULL, "environment");
+    json_object *comps = rf_json_get(env, "components");
+    size_t n = comps && json_object_is_type(comps, json_type_array)
+                   ? json_object_array_length(comps) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = json_object_array_get_idx(comps, i);
+        json_object *id = rf_json_get(c, "component_id");
+        json_object *canon = rf_json_get(c, "cononical_str"); /* sic: the format's spelling */
+        if (!id || !canon || !json_object_is_type(id, json_type_string) ||
+            !json_object_is_type(canon, json_type_string))
+            continue;
+        /* "name=python;version=3.11.2" reads as "3.11.2"; richer strings
+         * keep their fields, without the name. */
+        const char *s = json_object_get_string(canon);
+        if (!strncmp(s, "name=", 5)) {
+            const char *semi = strchr(s, ';');
+            s = semi ? semi + 1 : "";
+        }
+        if (!strncmp(s, "version=", 8) && !strchr(s + 8, ';'))
+            s += 8;
+        char key[80];
+        snprintf(key, sizeof key, "env-%s", json_object_get_string(id));
+        add_pair(l, key, s);
+    }
+    json_object_put(env);
+}
+
+static void add_history(json_object *meta, text_list *l)
+{
+    json_object *hist = rf_json_get(meta, "edit_history");
+    if (!hist || !json_object_is_type(hist, json_type_array))
+        return;
+    rf_buf b = {0};
+    size_t n = json_object_array_length(hist);
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(hist, i);
+        const char *parts[] = {"software", "action", "date"};
+        if (b.size)
+            rf_buf_append(&b, "; ", 2);
+        for (size_t p = 0; p < 3; p++) {
+            json_object *v = rf_json_get(e, parts[p]);
+            if (v && json_object_is_type(v, json_type_string)) {
+                if (p)
+                    rf_buf_append(&b, " ", 1);
+                rf_buf_append(&b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+            }
+        }
+    }
+    rf_buf_append(&b, "", 1);
+    add_pair(l, "edit-history", (const char *)b.data);
+    rf_buf_free(&b);
+}
+
+static int build_texts(raiiaf_ctx *ctx)
+{
+    if (ctx->texts_built)
+        return RAIIAF_OK;
+    text_list l = {0};
+    json_object *mi = rf_json_get(ctx->meta, "model_info");
+    static const struct { const char *json, *key; } named[] = {
+        {"model_name", "model"}, {"version", "model-version"}, {"date", "date"},
+        {"prompt", "prompt"},    {"negative_prompt", "negative-prompt"}, {"tags", "tags"},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        json_object *v = rf_json_get(mi, named[i].json);
+        if (v)
+            add_json(&l, named[i].key, v);
+    }
+    if (mi && json_object_is_type(mi, json_type_object)) {
+        json_object_object_foreach(mi, k, v)
+        {
+            bool known = !strcmp(k, "generation_settings") || !strcmp(k, "hardware_info");
+            for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+                known |= !strcmp(k, named[i].json);
+            if (!known && !json_object_is_type(v, json_type_object))
+                add_json(&l, k, v);
+        }
+    }
+    add_object(&l, "", rf_json_get(mi, "generation_settings"));
+    add_object(&l, "hardware-", rf_json_get(mi, "hardware_info"));
+    for (size_t i = 0; i < ctx->latent_count; i++) {
+        const rf_record *r = &ctx->records[ctx->latents[i]];
+        char key[32], value[256], shape[160] = "";
+        size_t pos = 0;
+        for (unsigned d = 0; d < r->ndim && pos < sizeof shape; d++)
+            pos += (size_t)snprintf(shape + pos, sizeof shape - pos, d ? "x%llu" : "%llu",
+                                    (unsigned long long)r->shape[d]);
+        snprintf(key, sizeof key, "latent-%zu", i);
+        snprintf(value, sizeof value, "%.64s %s %s %s", r->key,
+                 r->dtype == RAIIAF_FLOAT16 ? "float16" : "float32", shape,
+                 r->compressed ? "zfp" : "raw");
+        add_pair(&l, key, value);
+    }
+    add_environment(ctx, &l);
+    add_history(ctx->meta, &l);
+    if (l.oom) {
+        for (size_t i = 0; i < l.count; i++) {
+            free(l.pairs[i].key);
+            free(l.pairs[i].value);
+        }
+        free(l.pairs);
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "out of memory");
+    }
+    ctx->texts = l.pairs;
+    ctx->text_count = l.count;
+    ctx->texts_built = true;
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_text_count(raiiaf_ctx *ctx, size_t *count)
+{
+    int err = rf_ctx_check(ctx);
+    if (!err)
+        err = build_texts(ctx);
+    if (err)
+        return err;
+    if (!count)
+        return RAIIAF_EINVAL;
+    *count = ctx->text_count;
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_text(raiiaf_ctx *ctx, size_t index, const char **key, const char **value)
+{
+    int err = rf_ctx_check(ctx);
+    if (!err)
+        err = build_texts(ctx);
+    if (err)
+        return err;
+    if (index >= ctx->text_count)
+        return rf_fail(&ctx->msg, RAIIAF_ERANGE, "text %zu: there are %zu", index, ctx->text_count);
+    if (key)
+        *key = ctx->texts[index].key;
+    if (value)
+        *value = ctx->texts[index].value;
+    return RAIIAF_OK;
+}
+
+const char *raiiaf_find_text(raiiaf_ctx *ctx, const char *key)
+{
+    if (!key || rf_ctx_check(ctx) || build_texts(ctx))
+        return NULL;
+    for (size_t i = 0; i < ctx->text_count; i++)
+        if (!strcmp(ctx->texts[i].key, key))
+            return ctx->texts[i].value;
+    return NULL;
+}
+
+/* A1111 quotes a value holding ',', ':' or a newline as a JSON string. */
+static void append_param(rf_buf *b, const char *label, const char *value)
+{
+    if (!value || !*value)
+        return;
+    if (b->size && b->data[b->size - 1] != '\n')
+        rf_buf_append(b, ", ", 2);
+    rf_buf_append(b, label, strlen(label));
+    rf_buf_append(b, ": ", 2);
+    if (strpbrk(value, ",:\n")) {
+        json_object *s = json_object_new_string(value);
+        size_t len;
+        const char *q = json_object_to_json_string_length(
+            s, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        rf_buf_append(b, q, len);
+        json_object_put(s);
+    } else {
+        rf_buf_append(b, value, strlen(value));
+    }
+}
+
+int raiiaf_get_parameters_text(raiiaf_ctx *ctx, const char **text)
+{
+    int err = rf_ctx_check(ctx);
+    if (!err)
+        err = build_texts(ctx);
+    if (err)
+        return err;
+    if (!text)
+        return RAIIAF_EINVAL;
+    if (ctx->parameters) {
+        *text = ctx->parameters;
+        return RAIIAF_OK;
+    }
+    rf_buf b = {0};
+    const char *prompt = raiiaf_find_text(ctx, "prompt");
+    const char *neg = raiiaf_find_text(ctx, "negative-prompt");
+    if (prompt)
+        rf_buf_append(&b, prompt, strlen(prompt));
+    if (neg) {
+        rf_buf_append(&b, "\nNegative prompt: ", 18);
+        rf_buf_append(&b, neg, strlen(neg));
+    }
+    rf_buf_append(&b, "\n", 1);
+    /* The keys A1111 knows, in its order; the other settings follow. */
+    static const struct { const char *key, *label; } known[] = {
+        {"steps", "Steps"},   {"sampler", "Sampler"}, {"scheduler", "Schedule type"},
+        {"cfg-scale", "CFG scale"}, {"seed", "Seed"},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        append_param(&b, known[i].label, raiiaf_find_text(ctx, known[i].key));
+    raiiaf_image_info info;
+    rf_msg saved = ctx->msg;
+    if (raiiaf_get_image_info(ctx, &info) == RAIIAF_OK) {
+        char size[48];
+        snprintf(size, sizeof size, "%ux%u", (unsigned)info.width, (unsigned)info.height);
+        append_param(&b, "Size", size);
+    }
+    ctx->msg = saved;
+    append_param(&b, "Model", raiiaf_find_text(ctx, "model"));
+    append_param(&b, "Model version", raiiaf_find_text(ctx, "model-version"));
+    json_object *gs = rf_json_get(rf_json_get(ctx->meta, "model_info"), "generation_settings");
+    if (gs && json_object_is_type(gs, json_type_object)) {
+        json_object_object_foreach(gs, k, v)
+        {
+            (void)v;
+            if (!strcmp(k, "steps") || !strcmp(k, "sampler") || !strcmp(k, "scheduler") ||
+                !strcmp(k, "cfg_scale") || !strcmp(k, "seed"))
+                continue;
+            /* eta -> "Eta", classifier_free -> "Classifier free" */
+            char label[80];
+            snprintf(label, sizeof label, "%s", k);
+            for (char *c = label; *c; c++)
+                if (*c == '_')
+                    *c = ' ';
+            if (label[0] >= 'a' && label[0] <= 'z')
+                label[0] = (char)(label[0] - 'a' + 'A');
+            char key[80];
+            snprintf(key, sizeof key, "%s", k);
+            for (char *c = key; *c; c++)
+                if (*c == '_')
+                    *c = '-';
+            append_param(&b, label, raiiaf_find_text(ctx, key));
+        }
+    }
+    /* The A1111 parser wants a parameters line; drop a bare trailing "\n". */
+    if (b.size && b.data[b.size - 1] == '\n')
+        b.size--;
+    if (rf_buf_append(&b, "", 1)) {
+        rf_buf_free(&b);
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "out of memory");
+    }
+    ctx->parameters = (char *)b.data;
+    *text = ctx->parameters;
+    return RAIIAF_OK;
+}
