@@ -2,10 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <json-c/json_c_version.h>
 #include <limits.h>
 #include <math.h>
-#include <nettle/version.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +14,10 @@
 #include <zfp.h>
 #include <zstd.h>
 
-#define RF_ZSTD_LEVEL 3 /* the reference's level */
+#define RF_ZSTD_LEVEL 3 /* the reference's level, for the image */
+/* The JSON chunks are a few KiB: the strongest level costs microseconds
+ * and keeps our files at or below the reference's size. */
+#define RF_ZSTD_LEVEL_JSON 19
 
 typedef struct w_latent {
     char *key;
@@ -724,9 +725,7 @@ static char *own_environment(raiiaf_writer *w, size_t *size)
     add_versioned(comps, "zstd", ZSTD_versionString());
     add_versioned(comps, "zfp", ZFP_VERSION_STRING);
     add_versioned(comps, "libpng", png_get_libpng_ver(NULL));
-    add_versioned(comps, "json-c", json_c_version());
-    snprintf(s, sizeof s, "%d.%d", nettle_version_major(), nettle_version_minor());
-    add_versioned(comps, "nettle", s);
+    /* json-c and nettle are left out: they do not shape the file's bytes. */
     if (w->sw_name) {
         char id[64];
         snprintf(id, sizeof id, "%s", w->sw_name);
@@ -751,8 +750,8 @@ typedef struct built {
     uint64_t total;
 } built;
 
-static int zstd_chunk(const char *type, const void *payload, size_t size, uint8_t **out,
-                      size_t *out_size, rf_msg *msg)
+static int zstd_chunk(const char *type, const void *payload, size_t size, int level,
+                      uint8_t **out, size_t *out_size, rf_msg *msg)
 {
     uint8_t inner[RF_INNER_SIZE];
     memcpy(inner, type, 4);
@@ -770,7 +769,7 @@ static int zstd_chunk(const char *type, const void *payload, size_t size, uint8_
     /* Streamed in two parts with the size pledged, so the frame records its
      * content size (the reference cannot read it otherwise) without a copy
      * of the payload. */
-    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, RF_ZSTD_LEVEL);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
     ZSTD_CCtx_setPledgedSrcSize(cctx, total);
     ZSTD_outBuffer ob = {buf, cap, 0};
@@ -879,9 +878,9 @@ static int build(raiiaf_writer *w, built *b)
         if (!w->env)
             return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     }
-    err = zstd_chunk("DATA", w->png, w->png_size, &b->data_chunk, &b->data_size, &w->msg);
+    err = zstd_chunk("DATA", w->png, w->png_size, RF_ZSTD_LEVEL, &b->data_chunk, &b->data_size, &w->msg);
     if (!err)
-        err = zstd_chunk("ENVC", w->env, w->env_size, &b->env_chunk, &b->env_size, &w->msg);
+        err = zstd_chunk("ENVC", w->env, w->env_size, RF_ZSTD_LEVEL_JSON, &b->env_chunk, &b->env_size, &w->msg);
     if (err) {
         free_built(b);
         return err;
@@ -934,7 +933,7 @@ static int build(raiiaf_writer *w, built *b)
         const char *js = rf_json_pretty(root, &jlen);
         free(b->meta_chunk);
         b->meta_chunk = NULL;
-        err = zstd_chunk("META", js, jlen, &b->meta_chunk, &b->meta_size, &w->msg);
+        err = zstd_chunk("META", js, jlen, RF_ZSTD_LEVEL_JSON, &b->meta_chunk, &b->meta_size, &w->msg);
         if (err)
             break;
         uint64_t total = meta_offset + b->meta_size;

@@ -1,0 +1,54 @@
+/* main() for the fuzz target when it is not linked with libFuzzer: runs it
+ * once over each file named (folders: each file inside). */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int run_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
+    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    fclose(f);
+    LLVMFuzzerTestOneInput(buf, got);
+    free(buf);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int ran = 0, bad = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(argv[i]);
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                if (e->d_name[0] == '.')
+                    continue;
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+                bad += run_file(path);
+                ran++;
+            }
+            if (d)
+                closedir(d);
+        } else {
+            bad += run_file(argv[i]);
+            ran++;
+        }
+    }
+    printf("replayed %d inputs, %d unreadable\n", ran, bad);
+    return bad ? 1 : 0;
+}
