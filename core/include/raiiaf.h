@@ -192,7 +192,12 @@ enum raiiaf_storage {
 #define RAIIAF_MAX_DIMS 8
 
 typedef struct raiiaf_latent_info {
-    const char *key;          /* e.g. "initial_noise"; owned by the context */
+    const char *key;          /* e.g. "initial_noise"; owned by the context.
+                                 A record without a key reads as
+                                 "latent_N", N its position in the
+                                 manifest. Keys are not unique in every
+                                 file: hosts naming files after them must
+                                 sanitise them. */
     int dtype;                /* enum raiiaf_dtype */
     int storage;              /* RAIIAF_STORAGE_RAW or _ZFP */
     unsigned ndim;
@@ -334,9 +339,12 @@ RAIIAF_API int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, c
 RAIIAF_API int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size);
 
 /* The application writing the file, e.g. ("GIMP", "3.0.4"): recorded in a
- * new file's environment, and, for a re-written file, in the manifest's
- * edit history ("edit_history": [{"software", "libraiiaf", "date",
- * "action"}]) with `action` ("edited", "re-encoded", ...). */
+ * new file's environment, and, for a re-written file (raiiaf_writer_new_from
+ * or a whole manifest given to raiiaf_writer_set_metadata_json), in the
+ * manifest's edit history ("edit_history": [{"software", "libraiiaf",
+ * "date", "action", "image_matches_latents": false}]) with `action`
+ * ("edited", "re-encoded", ...). action NULL records no history: for tools
+ * that repackage a file without changing its image. */
 RAIIAF_API int raiiaf_writer_set_software(raiiaf_writer *w, const char *name,
                                           const char *version, const char *action);
 

@@ -184,7 +184,8 @@ struct raiiaf_ctx {
     uint8_t *env_alloc;
     char *env_text;
     size_t env_size;
-    int env_state;
+    int env_state;             /* 0 not loaded, 1 loaded, <0 -error */
+    rf_msg env_msg;
 
     rf_text_pair *texts;
     size_t text_count;

@@ -453,12 +453,17 @@ int raiiaf_open_file(raiiaf_ctx *ctx, const char *path)
         return rf_fail(&ctx->msg, RAIIAF_EIO, "cannot open: %s", strerror(errno));
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        why = "is a directory";
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    if (why) {
         close(fd);
         ctx->state = RF_BROKEN;
-        return rf_fail(&ctx->msg, RAIIAF_EIO, "cannot read: %s",
-                       S_ISDIR(st.st_mode) ? "is a directory" : e ? strerror(e) : "not a regular file");
+        return rf_fail(&ctx->msg, RAIIAF_EIO, "cannot read: %s", why);
     }
     ctx->src.fd = fd;
     ctx->own_fd = 1;
@@ -505,24 +510,28 @@ int rf_ctx_load_env(raiiaf_ctx *ctx)
 {
     if (ctx->env_state == 1)
         return RAIIAF_OK;
-    if (ctx->env_state < 0)
+    if (ctx->env_state < 0) { /* the same failure, with its message */
+        ctx->msg = ctx->env_msg;
         return -ctx->env_state;
+    }
     if (ctx->env_record < 0) {
         ctx->env_state = 1;
         return RAIIAF_OK;
     }
     const uint8_t *payload;
     int err = rf_load_payload(&ctx->src, &ctx->records[ctx->env_record], &ctx->limits,
-                              &ctx->env_alloc, &payload, &ctx->msg);
+                              &ctx->env_alloc, &payload, &ctx->env_msg);
     if (!err) {
         ctx->env_text = (char *)payload;
         ctx->env_size = (size_t)ctx->records[ctx->env_record].uncompressed_size;
-        json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, &ctx->msg, "environment");
+        json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, &ctx->env_msg, "environment");
         if (!env)
             err = RAIIAF_EMANIFEST;
         json_object_put(env);
     }
     ctx->env_state = err ? -err : 1;
+    if (err)
+        ctx->msg = ctx->env_msg;
     return err;
 }
 

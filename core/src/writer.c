@@ -543,8 +543,8 @@ int raiiaf_writer_set_software(raiiaf_writer *w, const char *name, const char *v
     if (!w || !name || !*name)
         return RAIIAF_EINVAL;
     char *n = rf_strdup(name), *v = rf_strdup(version ? version : ""),
-         *a = rf_strdup(action ? action : "edited");
-    if (!n || !v || !a) {
+         *a = action ? rf_strdup(action) : NULL;
+    if (!n || !v || (action && !a)) {
         free(n);
         free(v);
         free(a);
@@ -836,7 +836,7 @@ static json_object *latent_extra(const w_latent *l)
 /* Appends this write to meta.edit_history when it re-writes a file. */
 static void add_history(raiiaf_writer *w, json_object *meta)
 {
-    if (!w->rewrite || !w->sw_name)
+    if (!w->rewrite || !w->sw_name || !w->sw_action)
         return;
     json_object *hist = rf_json_get(meta, "edit_history");
     if (!hist || !json_object_is_type(hist, json_type_array)) {

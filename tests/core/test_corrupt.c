@@ -529,6 +529,30 @@ static void limits_and_misc(const tl_bytes *f, const char *name)
     }
 }
 
+/* A damaged environment keeps failing with its message, whichever call
+ * meets it first. */
+static void env_error_kept(const tl_bytes *f, json_object *m, const char *name)
+{
+    uint64_t off, size;
+    tl_record_span(m, find_record(m, "ENVC"), &off, &size);
+    tl_bytes t = tl_copy(f->data, f->size);
+    t.data[off + size / 2] ^= 0x40;
+    raiiaf_ctx *ctx = raiiaf_ctx_new();
+    CHECK(raiiaf_open_memory(ctx, t.data, t.size) == RAIIAF_OK, "%s: opens", name);
+    size_t n;
+    CHECK(raiiaf_get_text_count(ctx, &n) == RAIIAF_OK && n > 0, "%s: texts without env", name);
+    CHECK(raiiaf_find_text(ctx, "env-python") == NULL, "%s: no env texts", name);
+    const char *env;
+    size_t env_size;
+    int err = raiiaf_get_env_json(ctx, &env, &env_size);
+    CHECK(err != RAIIAF_OK && strstr(raiiaf_ctx_message(ctx), "ENVC"), "%s: env error kept: %s", name,
+          raiiaf_ctx_message(ctx));
+    CHECK(raiiaf_verify(ctx) == err && strstr(raiiaf_ctx_message(ctx), "ENVC"),
+          "%s: verify names ENVC: %s", name, raiiaf_ctx_message(ctx));
+    raiiaf_ctx_free(ctx);
+    free(t.data);
+}
+
 static void not_files(void)
 {
     raiiaf_ctx *ctx = raiiaf_ctx_new();
@@ -565,6 +589,7 @@ int main(int argc, char **argv)
         lying_records(&f, m, argv[a]);
         hostile_payloads(&f, m, argv[a]);
         limits_and_misc(&f, argv[a]);
+        env_error_kept(&f, m, argv[a]);
         json_object_put(m);
         free(f.data);
     }

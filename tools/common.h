@@ -1,0 +1,98 @@
+/* Helpers shared by the raiiaf tool's subcommands.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef RAIIAF_TOOL_COMMON_H
+#define RAIIAF_TOOL_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "raiiaf.h"
+
+/* Exit codes scripts rely on (documented in --help). */
+enum {
+    TOOL_EXIT_OK = 0,
+    TOOL_EXIT_FAILURE = 1, /* a bad or unreadable file, or an output that
+                              could not be written */
+    TOOL_EXIT_USAGE = 2    /* wrong command line */
+};
+
+/* The subcommands: argv[0] is "raiiaf NAME". */
+int cmd_info(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+
+/* "raiiaf: " + message + newline on stderr. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "PROG: MESSAGE\nTry 'PROG --help'." on stderr and returns
+ * TOOL_EXIT_USAGE. */
+int tool_usage_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* After getopt_long has printed its own complaint: "Try 'PROG --help'.";
+ * returns TOOL_EXIT_USAGE. */
+int tool_usage_hint(const char *prog);
+
+/* "raiiaf 0.1.0 (libraiiaf 0.1.0)" and the library's dependencies. */
+void tool_print_version(FILE *out);
+
+/* The most precise message for a failed call on ctx: the context's own
+ * message when it has one, otherwise the error code's sentence. */
+const char *tool_ctx_error(const raiiaf_ctx *ctx, int rc);
+const char *tool_writer_error(const raiiaf_writer *w, int rc);
+
+/* Text from a file (keys, prompts, paths) made safe for a terminal:
+ * control characters and invalid UTF-8 become \xNN escapes, so that a
+ * hostile file cannot send escape sequences. Newlines are kept and followed
+ * by `indent` when indent is not NULL; otherwise they are escaped as \n. */
+void tool_print_text(FILE *out, const char *text, const char *indent);
+
+/* Reads a whole file of at most max_size bytes, NUL-terminated (the NUL is
+ * not counted in *size). On failure returns -1 with a sentence in err. */
+int tool_read_file(const char *path, uint64_t max_size, char **data, size_t *size, char *err,
+                   size_t err_size);
+
+/* mkdir -p. On failure returns -1 with a sentence in err. */
+int tool_make_dirs(const char *path, char *err, size_t err_size);
+
+/* Outputs written all or nothing: each file is written to a temporary
+ * file next to its target; tool_outputs_commit() then moves them all into
+ * place (without --force, a target that appeared meanwhile is not
+ * replaced), and tool_outputs_abort() removes them. */
+typedef struct tool_output {
+    char *path;      /* final name */
+    char *temp_path; /* where it is written first */
+} tool_output;
+
+typedef struct tool_outputs {
+    tool_output *items;
+    size_t count, capacity;
+} tool_outputs;
+
+/* Creates the temporary file for `path` and returns its descriptor, or -1
+ * with a sentence in err. */
+int tool_outputs_create(tool_outputs *set, const char *path, char *err, size_t err_size);
+/* Syncs and closes fd; -1 with a sentence in err on failure. */
+int tool_outputs_finish_fd(int fd, char *err, size_t err_size);
+int tool_outputs_commit(tool_outputs *set, bool force, char *err, size_t err_size);
+void tool_outputs_abort(tool_outputs *set);
+void tool_outputs_free(tool_outputs *set);
+
+/* Writes all of buf to fd; 0 or -1 with errno. */
+int tool_write_all(int fd, const void *buf, size_t size);
+
+/* Names for enum values. */
+const char *tool_dtype_name(int dtype);
+const char *tool_storage_name(int storage);
+const char *tool_format_name(int format);
+const char *tool_color_type_name(int png_color_type);
+
+/* "1x4x64x64" into out. */
+void tool_format_shape(const uint64_t *shape, unsigned ndim, char *out, size_t out_size);
+
+#endif

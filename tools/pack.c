@@ -1,0 +1,340 @@
+/* raiiaf pack: build a file from a PNG, .npy latents and metadata JSON;
+ * the inverse of extract.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "npy.h"
+
+/* Input size caps, before memory is spent: the library's default limits
+ * for an image chunk and for JSON. */
+#define MAX_IMAGE_FILE_SIZE (UINT64_C(1) << 30)
+#define MAX_JSON_FILE_SIZE (UINT64_C(64) << 20)
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: raiiaf pack [OPTIONS] -o OUT.raiiaf --image IMG.png\n"
+            "                   [--latent KEY=FILE.npy]... [--metadata META.json]\n"
+            "                   [--env ENV.json]\n"
+            "\n"
+            "Builds a .raiiaf file; the inverse of 'raiiaf extract'. The PNG bytes are\n"
+            "stored unchanged. The output is written to a temporary file and renamed\n"
+            "into place once complete, so an error never leaves a partial OUT.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output OUT         the file to write (required)\n"
+            "  -i, --image IMG.png      the image (required)\n"
+            "  -l, --latent KEY=F.npy   a latent tensor: a NumPy float32 or float16\n"
+            "                           array of 4 dimensions (N, C, H, W); may be\n"
+            "                           repeated. Without 'KEY=', the key is the file\n"
+            "                           name without .npy\n"
+            "  -m, --metadata META.json model_info ({\"model_name\", \"version\", \"prompt\",\n"
+            "                           \"tags\", \"generation_settings\", \"hardware_info\"})\n"
+            "                           or a whole manifest (an extracted manifest.json;\n"
+            "                           its file_info and chunk records are not reused)\n"
+            "  -e, --env ENV.json       the environment to record, as given; without it\n"
+            "                           the file records this system's: the OS,\n"
+            "                           libraiiaf and its libraries\n"
+            "      --latent-storage S   auto (default: the smaller of zfp and raw),\n"
+            "                           raw or zfp (both lossless)\n"
+            "  -c, --compression N      re-encode the image's pixels as PNG at zlib level\n"
+            "                           N (0-9) instead of storing IMG.png's bytes; only\n"
+            "                           the pixels and the ICC profile are kept\n"
+            "  -f, --force              replace OUT if it exists\n"
+            "  -h, --help               show this help\n"
+            "\n"
+            "Exit status: 0 success, 1 an input that cannot be read or is not allowed\n"
+            "(or OUT could not be written), 2 wrong usage.\n");
+}
+
+typedef struct latent_arg {
+    char *key;
+    const char *path;
+} latent_arg;
+
+/* Re-encodes the PNG's pixels through the library: the PNG is wrapped in a
+ * throwaway container and decoded to the format that keeps all it holds,
+ * then handed to the writer with the compression level asked for. */
+static int set_image_reencoded(raiiaf_writer *w, const char *image_path, const void *png, size_t size,
+                               int level)
+{
+    int status = TOOL_EXIT_FAILURE;
+    raiiaf_writer *tmp = raiiaf_writer_new();
+    raiiaf_ctx *ctx = raiiaf_ctx_new();
+    void *container = NULL, *pixels = NULL;
+    size_t container_size = 0, pixels_size = 0;
+    raiiaf_image_info ii;
+    int rc;
+    if (!tmp || !ctx) {
+        tool_error("out of memory");
+        goto out;
+    }
+    rc = raiiaf_writer_set_image_png(tmp, png, size);
+    if (rc == RAIIAF_OK)
+        rc = raiiaf_writer_write_memory(tmp, &container, &container_size);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, tool_writer_error(tmp, rc));
+        goto out;
+    }
+    rc = raiiaf_open_memory(ctx, container, container_size);
+    if (rc == RAIIAF_OK)
+        rc = raiiaf_get_image_info(ctx, &ii);
+    if (rc == RAIIAF_OK)
+        rc = raiiaf_decoded_image_size(ctx, ii.format, &pixels_size);
+    if (rc == RAIIAF_OK && !(pixels = malloc(pixels_size ? pixels_size : 1)))
+        rc = RAIIAF_ENOMEM;
+    if (rc == RAIIAF_OK)
+        rc = raiiaf_decode_image(ctx, ii.format, pixels, pixels_size);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, tool_ctx_error(ctx, rc));
+        goto out;
+    }
+    raiiaf_pixels px = {.width = ii.width, .height = ii.height, .format = ii.format, .data = pixels};
+    if (ii.has_icc && raiiaf_get_icc_profile(ctx, &px.icc, &px.icc_size, &px.icc_name) != RAIIAF_OK) {
+        px.icc = NULL;
+        px.icc_size = 0;
+        px.icc_name = NULL;
+    }
+    rc = raiiaf_writer_set_image_pixels(w, &px, level);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, tool_writer_error(w, rc));
+        goto out;
+    }
+    status = TOOL_EXIT_OK;
+out:
+    free(pixels);
+    raiiaf_ctx_free(ctx); /* before the buffer it borrows */
+    raiiaf_free(container);
+    raiiaf_writer_free(tmp);
+    return status;
+}
+
+static int add_latent(raiiaf_writer *w, const latent_arg *arg, int storage)
+{
+    npy_array arr;
+    char err[512];
+    if (npy_read_file(arg->path, &arr, err, sizeof err) != 0) {
+        tool_error("%s: %s", arg->path, err);
+        return TOOL_EXIT_FAILURE;
+    }
+    int rc = raiiaf_writer_add_latent(w, arg->key, arr.dtype, arr.shape, arr.ndim, arr.data, arr.size,
+                                      storage);
+    npy_array_free(&arr);
+    if (rc != RAIIAF_OK) {
+        /* The writer's message usually names the latent already. */
+        const char *msg = tool_writer_error(w, rc);
+        if (strstr(msg, arg->key))
+            tool_error("%s: %s", arg->path, msg);
+        else
+            tool_error("%s: latent '%s': %s", arg->path, arg->key, msg);
+        return TOOL_EXIT_FAILURE;
+    }
+    return TOOL_EXIT_OK;
+}
+
+static int set_json_file(raiiaf_writer *w, const char *path, bool env)
+{
+    char *text;
+    size_t size;
+    char err[512];
+    if (tool_read_file(path, MAX_JSON_FILE_SIZE, &text, &size, err, sizeof err) != 0) {
+        tool_error("%s: %s", path, err);
+        return TOOL_EXIT_FAILURE;
+    }
+    int rc = env ? raiiaf_writer_set_env_json(w, text, size) : raiiaf_writer_set_metadata_json(w, text, size);
+    free(text);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", path, tool_writer_error(w, rc));
+        return TOOL_EXIT_FAILURE;
+    }
+    return TOOL_EXIT_OK;
+}
+
+static int pack(const char *out, const char *image_path, const latent_arg *latents, size_t latent_count,
+                const char *metadata_path, const char *env_path, int storage, int compression)
+{
+    int status = TOOL_EXIT_FAILURE;
+    char *image = NULL;
+    size_t image_size;
+    char err[512];
+    raiiaf_writer *w = raiiaf_writer_new();
+    if (!w) {
+        tool_error("out of memory");
+        return TOOL_EXIT_FAILURE;
+    }
+    if (tool_read_file(image_path, MAX_IMAGE_FILE_SIZE, &image, &image_size, err, sizeof err) != 0) {
+        tool_error("%s: %s", image_path, err);
+        goto out;
+    }
+    if (compression >= 0) {
+        if (set_image_reencoded(w, image_path, image, image_size, compression) != TOOL_EXIT_OK)
+            goto out;
+    } else {
+        int rc = raiiaf_writer_set_image_png(w, image, image_size);
+        if (rc != RAIIAF_OK) {
+            tool_error("%s: %s", image_path, tool_writer_error(w, rc));
+            goto out;
+        }
+    }
+    free(image);
+    image = NULL;
+
+    if (metadata_path && set_json_file(w, metadata_path, false) != TOOL_EXIT_OK)
+        goto out;
+    if (env_path && set_json_file(w, env_path, true) != TOOL_EXIT_OK)
+        goto out;
+    /* Named in a new environment only: no edit_history entry (action
+     * NULL), since extract + pack gives back the same image and metadata. */
+    raiiaf_writer_set_software(w, "raiiaf", raiiaf_version_string(), NULL);
+
+    for (size_t i = 0; i < latent_count; i++) {
+        if (add_latent(w, &latents[i], storage) != TOOL_EXIT_OK)
+            goto out;
+    }
+    int rc = raiiaf_writer_write_file(w, out);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", out, tool_writer_error(w, rc));
+        goto out;
+    }
+    status = TOOL_EXIT_OK;
+out:
+    free(image);
+    raiiaf_writer_free(w);
+    return status;
+}
+
+/* "KEY=FILE", or "FILE" whose name without .npy is the key. */
+static int parse_latent_arg(const char *prog, const char *spec, latent_arg *arg)
+{
+    const char *eq = strchr(spec, '=');
+    if (eq) {
+        arg->key = strndup(spec, (size_t)(eq - spec));
+        arg->path = eq + 1;
+    } else {
+        const char *slash = strrchr(spec, '/');
+        const char *base = slash ? slash + 1 : spec;
+        size_t len = strlen(base);
+        if (len > 4 && strcmp(base + len - 4, ".npy") == 0)
+            len -= 4;
+        arg->key = strndup(base, len);
+        arg->path = spec;
+    }
+    if (!arg->key)
+        return tool_usage_error(prog, "out of memory");
+    if (!*arg->key)
+        return tool_usage_error(prog, "--latent '%s': empty key", spec);
+    if (!*arg->path)
+        return tool_usage_error(prog, "--latent '%s': no file", spec);
+    return TOOL_EXIT_OK;
+}
+
+enum { OPT_LATENT_STORAGE = 256 };
+
+int cmd_pack(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"image", required_argument, NULL, 'i'},
+        {"latent", required_argument, NULL, 'l'},
+        {"metadata", required_argument, NULL, 'm'},
+        {"env", required_argument, NULL, 'e'},
+        {"latent-storage", required_argument, NULL, OPT_LATENT_STORAGE},
+        {"compression", required_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *image = NULL, *metadata = NULL, *env = NULL;
+    int storage = RAIIAF_STORAGE_AUTO, compression = -1;
+    bool force = false;
+    latent_arg *latents = calloc((size_t)argc, sizeof *latents);
+    size_t latent_count = 0;
+    int status = TOOL_EXIT_USAGE;
+    int c;
+    if (!latents) {
+        tool_error("out of memory");
+        return TOOL_EXIT_FAILURE;
+    }
+    while ((c = getopt_long(argc, argv, "o:i:l:m:e:c:fh", options, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'i': image = optarg; break;
+        case 'm': metadata = optarg; break;
+        case 'e': env = optarg; break;
+        case 'f': force = true; break;
+        case 'l':
+            if (parse_latent_arg(argv[0], optarg, &latents[latent_count]) != TOOL_EXIT_OK) {
+                free(latents[latent_count].key);
+                goto out;
+            }
+            for (size_t i = 0; i < latent_count; i++) {
+                if (strcmp(latents[i].key, latents[latent_count].key) == 0) {
+                    tool_usage_error(argv[0], "latent key '%s' given twice", latents[i].key);
+                    free(latents[latent_count].key);
+                    goto out;
+                }
+            }
+            latent_count++;
+            break;
+        case OPT_LATENT_STORAGE:
+            if (strcmp(optarg, "auto") == 0)
+                storage = RAIIAF_STORAGE_AUTO;
+            else if (strcmp(optarg, "raw") == 0)
+                storage = RAIIAF_STORAGE_RAW;
+            else if (strcmp(optarg, "zfp") == 0)
+                storage = RAIIAF_STORAGE_ZFP;
+            else {
+                tool_usage_error(argv[0], "--latent-storage must be auto, raw or zfp, not '%s'", optarg);
+                goto out;
+            }
+            break;
+        case 'c': {
+            char *end;
+            long level = strtol(optarg, &end, 10);
+            if (!*optarg || *end || level < 0 || level > 9) {
+                tool_usage_error(argv[0], "--compression must be a level from 0 to 9, not '%s'", optarg);
+                goto out;
+            }
+            compression = (int)level;
+            break;
+        }
+        case 'h':
+            print_help(stdout);
+            status = TOOL_EXIT_OK;
+            goto out;
+        default:
+            tool_usage_hint(argv[0]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        tool_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!out || !*out) {
+        tool_usage_error(argv[0], "the output file (-o OUT) is required");
+        goto out;
+    }
+    if (!image || !*image) {
+        tool_usage_error(argv[0], "the image (--image IMG.png) is required");
+        goto out;
+    }
+    struct stat st;
+    if (!force && lstat(out, &st) == 0) {
+        tool_error("%s already exists (--force replaces it)", out);
+        status = TOOL_EXIT_FAILURE;
+        goto out;
+    }
+    status = pack(out, image, latents, latent_count, metadata, env, storage, compression);
+out:
+    for (size_t i = 0; i < latent_count; i++)
+        free(latents[i].key);
+    free(latents);
+    return status;
+}
