@@ -95,7 +95,9 @@ static int set_image_reencoded(raiiaf_writer *w, const char *image_path, const v
         tool_error("%s: %s", image_path, tool_ctx_error(ctx, rc));
         goto out;
     }
-    raiiaf_pixels px = {.width = ii.width, .height = ii.height, .format = ii.format, .data = pixels};
+    raiiaf_pixels px = {.width = ii.width, .height = ii.height, .format = ii.format, .data = pixels,
+                        .gamma = ii.gamma, .has_srgb = ii.srgb_intent >= 0,
+                        .srgb_intent = ii.srgb_intent, .ppm_x = ii.ppm_x, .ppm_y = ii.ppm_y};
     if (ii.has_icc && raiiaf_get_icc_profile(ctx, &px.icc, &px.icc_size, &px.icc_name) != RAIIAF_OK) {
         px.icc = NULL;
         px.icc_size = 0;

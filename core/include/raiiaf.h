@@ -243,6 +243,7 @@ typedef struct raiiaf_image_info {
     int srgb_intent;        /* sRGB chunk rendering intent, -1 if none */
     double gamma;           /* gAMA as a file gamma (0.45455), 0 if none */
     uint64_t image_size;    /* bytes of the embedded image (PNG) */
+    uint32_t ppm_x, ppm_y;  /* pHYs in pixels per metre, 0 if none */
 } raiiaf_image_info;
 
 /* Size and colour information of the embedded PNG without decoding pixels
@@ -293,6 +294,14 @@ typedef struct raiiaf_pixels {
     const void *icc;        /* optional ICC profile */
     size_t icc_size;
     const char *icc_name;   /* optional; "ICC profile" when NULL */
+    /* Colour and resolution chunks; zero (the value of a zeroed struct)
+     * leaves each out. */
+    double gamma;           /* gAMA: file gamma, e.g. 0.45455 */
+    int has_srgb;           /* sRGB chunk, with srgb_intent (0-3) */
+    int srgb_intent;
+    int has_chromaticities; /* cHRM chunk */
+    double white_x, white_y, red_x, red_y, green_x, green_y, blue_x, blue_y;
+    uint32_t ppm_x, ppm_y;  /* pHYs: pixels per metre */
 } raiiaf_pixels;
 RAIIAF_API int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *pixels,
                                               int compression_level);

@@ -123,6 +123,12 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
     double gamma;
     if (png_get_gAMA(png, pi, &gamma))
         info->gamma = gamma;
+    png_uint_32 rx, ry;
+    int unit;
+    if (png_get_pHYs(png, pi, &rx, &ry, &unit) && unit == PNG_RESOLUTION_METER) {
+        info->ppm_x = rx;
+        info->ppm_y = ry;
+    }
     info->image_size = size;
     png_charp name;
     int ctype_unused;
@@ -312,6 +318,15 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     if (px->icc && px->icc_size)
         png_set_iCCP(png, pi, px->icc_name ? px->icc_name : "ICC profile", 0, px->icc,
                      (png_uint_32)px->icc_size);
+    if (px->has_srgb && px->srgb_intent >= 0 && px->srgb_intent <= 3)
+        png_set_sRGB(png, pi, px->srgb_intent);
+    if (px->gamma > 0 && px->gamma <= 21474.83)
+        png_set_gAMA(png, pi, px->gamma);
+    if (px->has_chromaticities)
+        png_set_cHRM(png, pi, px->white_x, px->white_y, px->red_x, px->red_y, px->green_x,
+                     px->green_y, px->blue_x, px->blue_y);
+    if (px->ppm_x && px->ppm_y)
+        png_set_pHYs(png, pi, px->ppm_x, px->ppm_y, PNG_RESOLUTION_METER);
     png_write_info(png, pi);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
     if (format_is_16(f))

@@ -229,6 +229,12 @@ int rf_parse_record(json_object *obj, size_t position, uint64_t file_size,
                            "chunk %zu (LATN \"%.64s\"): compressed_size %llu != 12 + %llu",
                            position, rec->key, (unsigned long long)rec->compressed_size,
                            (unsigned long long)rec->uncompressed_size);
+        uint64_t lh, ld;
+        if ((rf_json_get_u64(obj, "len_header", &lh) && lh != RF_INNER_SIZE) ||
+            (rf_json_get_u64(obj, "len_data", &ld) && ld != rec->uncompressed_size))
+            return rf_fail(msg, RAIIAF_ERECORD,
+                           "chunk %zu (LATN \"%.64s\"): len_header/len_data disagree with an "
+                           "uncompressed chunk", position, rec->key);
         rec->len_header = RF_INNER_SIZE;
         rec->len_data = rec->uncompressed_size;
     }

@@ -137,7 +137,13 @@ static void rewrite_from_values(const char *name, raiiaf_ctx *src)
 
     for (int storage = RAIIAF_STORAGE_AUTO; storage <= RAIIAF_STORAGE_ZFP; storage++) {
         raiiaf_writer *w = raiiaf_writer_new();
-        raiiaf_pixels p = {info.width, info.height, info.format, px, 0, icc, icc_size, icc_name};
+        raiiaf_pixels p = {.width = info.width, .height = info.height, .format = info.format,
+                           .data = px, .icc = icc, .icc_size = icc_size, .icc_name = icc_name};
+        p.gamma = info.gamma;
+        p.has_srgb = info.srgb_intent >= 0;
+        p.srgb_intent = info.srgb_intent;
+        p.ppm_x = info.ppm_x;
+        p.ppm_y = info.ppm_y;
         CHECK(raiiaf_writer_set_image_pixels(w, &p, 6) == RAIIAF_OK, "%s: pixels: %s", name,
               raiiaf_writer_message(w));
         size_t n;
@@ -163,6 +169,11 @@ static void rewrite_from_values(const char *name, raiiaf_ctx *src)
         CHECK(info2.width == info.width && info2.height == info.height && info2.format == info.format,
               "%s: image format kept (%d -> %d)", name, info.format, info2.format);
         CHECK(info2.has_icc == info.has_icc, "%s: ICC profile kept", name);
+        CHECK(info2.srgb_intent == info.srgb_intent && info2.ppm_x == info.ppm_x &&
+                  info2.ppm_y == info.ppm_y && (info.gamma == 0) == (info2.gamma == 0) &&
+                  (info.gamma == 0 || fabs(info2.gamma - info.gamma) < 1e-5),
+              "%s: sRGB %d->%d, gamma %g->%g, pHYs %u->%u kept", name, info.srgb_intent,
+              info2.srgb_intent, info.gamma, info2.gamma, info.ppm_x, info2.ppm_x);
         void *px2 = malloc(need);
         CHECK(raiiaf_decode_image(back, info.format, px2, need) == RAIIAF_OK && !memcmp(px, px2, need),
               "%s: pixels kept", name);
@@ -212,7 +223,7 @@ static void writer_refusals(void)
     static const uint8_t not_png[] = "GIF89a....";
     CHECK(raiiaf_writer_set_image_png(w, not_png, sizeof not_png) == RAIIAF_ENOTPNG, "not PNG refused");
     uint8_t px[4] = {1, 2, 3, 4};
-    raiiaf_pixels p = {2, 2, RAIIAF_FMT_G8, px, 0, NULL, 0, NULL};
+    raiiaf_pixels p = {.width = 2, .height = 2, .format = RAIIAF_FMT_G8, .data = px};
     CHECK(raiiaf_writer_set_image_pixels(w, &p, 9) == RAIIAF_OK, "tiny image");
     raiiaf_writer_set_text(w, "seed", "42");
     CHECK(raiiaf_writer_write_memory(w, &out, &size) == RAIIAF_EVALUE &&
