@@ -323,8 +323,10 @@ static void lying_records(const tl_bytes *f, json_object *m, const char *name)
     json_object_array_put_idx(s2, 1, json_object_new_int64(d1 / 2 ? d1 / 2 : 2));
     int64_t nusize = usize / d1 * (d1 / 2 ? d1 / 2 : 2);
     json_object_object_add(r2, "uncompressed_size", json_object_new_int64(nusize));
-    if (!compressed)
+    if (!compressed) {
         json_object_object_add(r2, "compressed_size", json_object_new_int64(nusize + 12));
+        json_object_object_add(r2, "len_data", json_object_new_int64(nusize));
+    }
     t = tl_with_manifest(f, m2);
     json_object_put(m2);
     if (compressed) {
