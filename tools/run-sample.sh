@@ -8,7 +8,7 @@
 set -eu
 top=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$top"
-sample=${1:-tests/fixtures/palette-zfp.raiiaf}
+sample=${1:-tests/fixtures/astronaut-f32-zfp.raiiaf}
 [ -f build/build.ninja ] || meson setup build >/dev/null
 meson compile -C build >/dev/null
 out=build/sample
