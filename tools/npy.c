@@ -9,6 +9,7 @@
  * padded with spaces and a final newline, then the raw array bytes.
  */
 #include "npy.h"
+#include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -533,20 +534,6 @@ out:
 
 /* ---- Writing ------------------------------------------------------------ */
 
-static int write_full(int fd, const void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, (const char *)buf + done, n - done);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    return 0;
-}
 
 int npy_write_fd(int fd, int dtype, const uint64_t *shape, unsigned ndim, const void *data,
                  size_t size)
@@ -588,18 +575,18 @@ int npy_write_fd(int fd, int dtype, const uint64_t *shape, unsigned ndim, const 
     memcpy(buf + prefix_len, dict, n);
     memset(buf + prefix_len + n, ' ', header_len - n - 1);
     buf[padded - 1] = '\n';
-    if (write_full(fd, buf, padded) != 0)
+    if (tool_write_all(fd, buf, padded) != 0)
         return -1;
 
     if (host_is_little_endian())
-        return write_full(fd, data, size);
+        return tool_write_all(fd, data, size);
     /* Big-endian host: swap a block at a time. */
     uint8_t block[65536];
     for (size_t off = 0; off < size; off += sizeof block) {
         size_t len = size - off < sizeof block ? size - off : sizeof block;
         memcpy(block, (const uint8_t *)data + off, len);
         swap_elements(block, len, elem);
-        if (write_full(fd, block, len) != 0)
+        if (tool_write_all(fd, block, len) != 0)
             return -1;
     }
     return 0;

@@ -14,18 +14,22 @@ bool rf_is_png(const uint8_t *data, size_t size)
     return size >= 8 && png_sig_cmp(data, 0, 8) == 0;
 }
 
-/* libpng reports through callbacks: keep the message, never print. */
+/* libpng reports through callbacks: keep the message, never print. One
+ * context serves reading (data, size, pos) and writing (out, oom). */
 typedef struct png_io {
-    const uint8_t *data;
-    size_t size, pos;
     rf_msg *msg;
     jmp_buf jmp;
+    const char *who;
+    const uint8_t *data;
+    size_t size, pos;
+    rf_buf out;
+    bool oom;
 } png_io;
 
 static void png_error_cb(png_structp png, png_const_charp text)
 {
     png_io *io = png_get_error_ptr(png);
-    rf_fail(io->msg, RAIIAF_EPNG, "embedded PNG: %s", text);
+    rf_fail(io->msg, RAIIAF_EPNG, "%s: %s", io->who, text);
     longjmp(io->jmp, 1);
 }
 
@@ -84,7 +88,7 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
                        size >= 3 && data[0] == 0xff && data[1] == 0xd8 ? "a JPEG"
                        : size >= 4 && !memcmp(data, "RIFF", 4)        ? "a RIFF (WebP?) file"
                                                                        : "unknown data");
-    png_io io = {.data = data, .size = size, .msg = msg};
+    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
     png_structp png = new_reader(&io, limits);
     png_infop pi = png ? png_create_info_struct(png) : NULL;
     if (!pi) {
@@ -180,7 +184,7 @@ int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits,
         return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
-    png_io io = {.data = data, .size = size, .msg = msg};
+    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
     png_structp png = new_reader(&io, limits);
     png_infop pi = png ? png_create_info_struct(png) : NULL;
     if (!pi) {
@@ -256,24 +260,10 @@ int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits,
 
 /* ---- encoding --------------------------------------------------------- */
 
-typedef struct png_out {
-    rf_buf buf;
-    rf_msg *msg;
-    jmp_buf jmp;
-    bool oom;
-} png_out;
-
-static void png_werror_cb(png_structp png, png_const_charp text)
-{
-    png_out *o = png_get_error_ptr(png);
-    rf_fail(o->msg, RAIIAF_EPNG, "PNG encoder: %s", text);
-    longjmp(o->jmp, 1);
-}
-
 static void png_write_cb(png_structp png, png_bytep data, size_t n)
 {
-    png_out *o = png_get_io_ptr(png);
-    if (rf_buf_append(&o->buf, data, n)) {
+    png_io *o = png_get_io_ptr(png);
+    if (rf_buf_append(&o->out, data, n)) {
         o->oom = true;
         png_error(png, "out of memory");
     }
@@ -298,8 +288,8 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     int f = px->format;
     int ctype = format_is_color(f) ? (format_has_alpha(f) ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB)
                                    : (format_has_alpha(f) ? PNG_COLOR_TYPE_GA : PNG_COLOR_TYPE_GRAY);
-    png_out o = {.msg = msg};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, png_werror_cb,
+    png_io o = {.msg = msg, .who = "PNG encoder"};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, png_error_cb,
                                               png_warning_cb);
     png_infop pi = png ? png_create_info_struct(png) : NULL;
     if (!pi) {
@@ -308,7 +298,7 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     }
     if (setjmp(o.jmp)) {
         png_destroy_write_struct(&png, &pi);
-        rf_buf_free(&o.buf);
+        rf_buf_free(&o.out);
         return o.oom ? RAIIAF_ENOMEM : RAIIAF_EPNG;
     }
     png_set_write_fn(png, &o, png_write_cb, png_flush_cb);
@@ -336,8 +326,8 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
         png_write_row(png, (png_const_bytep)px->data + (size_t)y * stride);
     png_write_end(png, pi);
     png_destroy_write_struct(&png, &pi);
-    *out = o.buf.data;
-    *out_size = o.buf.size;
+    *out = o.out.data;
+    *out_size = o.out.size;
     return RAIIAF_OK;
 }
 
