@@ -217,9 +217,12 @@ int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits,
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    if (trns && want_alpha)
+    /* libpng's palette and 16-bit expansions turn tRNS into alpha on their
+     * own; always doing so keeps one path: alpha is stripped below when the
+     * format has none. */
+    if (trns)
         png_set_tRNS_to_alpha(png);
-    bool has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || (trns && want_alpha);
+    bool has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || trns;
     bool is_color = ctype & PNG_COLOR_MASK_COLOR;
     if (want16 && depth < 16)
         png_set_expand_16(png);
