@@ -10,16 +10,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {
+    struct stat st;
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        perror(path);
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "%s: not a readable file\n", path);
+        if (f)
+            fclose(f);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    size_t got = buf ? fread(buf, 1, (size_t)n, f) : 0;
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    size_t got = buf ? fread(buf, 1, n, f) : 0;
     fclose(f);
     LLVMFuzzerTestOneInput(buf, got);
     free(buf);
@@ -35,10 +36,12 @@ int main(int argc, char **argv)
             DIR *d = opendir(argv[i]);
             struct dirent *e;
             while (d && (e = readdir(d))) {
-                if (e->d_name[0] == '.')
-                    continue;
                 char path[4096];
                 snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
+                struct stat est;
+                /* the files of a folder, not its sub-folders */
+                if (e->d_name[0] == '.' || stat(path, &est) != 0 || !S_ISREG(est.st_mode))
+                    continue;
                 bad += run_file(path);
                 ran++;
             }
