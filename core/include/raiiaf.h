@@ -267,6 +267,15 @@ RAIIAF_API int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *si
  * scale exactly. No colour management: samples are as the PNG stores them. */
 RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size);
 
+/* Row by row, for callers that never need the whole picture at once (a
+ * thumbnailer scaling a large image): after raiiaf_decode_rows_begin(),
+ * each raiiaf_decode_row() gives the next row, top to bottom, in `format`
+ * (row_size >= width * pixel size). An interlaced (Adam7) PNG cannot be
+ * given row by row: begin returns RAIIAF_EUNSUPPORTED, and
+ * raiiaf_decode_image() decodes it. A new begin starts over. */
+RAIIAF_API int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format);
+RAIIAF_API int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size);
+
 /* ---------------------------------------------------------------------
  * Writing
  * ------------------------------------------------------------------- */

@@ -176,39 +176,43 @@ static bool format_is_16(int f)
     return f >= RAIIAF_FMT_G16 && f <= RAIIAF_FMT_RGBA16;
 }
 
-int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits, int format,
-                  void *out, size_t out_size, rf_msg *msg)
+/* A PNG reader set up to give rows in `format`. Lives in the context for
+ * row-by-row decoding (libpng keeps a pointer to `io`). */
+struct rf_png_rows {
+    png_io io;
+    png_structp png;
+    png_infop info;
+    uint32_t width, height, next_row;
+    size_t stride;
+    int format;
+};
+
+void rf_png_rows_free(rf_png_rows *r)
 {
+    if (!r)
+        return;
+    png_destroy_read_struct(&r->png, &r->info, NULL);
+    free(r);
+}
+
+/* Reads the header and sets the conversions to `format`. libpng errors
+ * longjmp to r->io.jmp, which the caller has set. */
+static int setup_rows(rf_png_rows *r, const raiiaf_limits *limits, size_t out_size, rf_msg *msg)
+{
+    png_structp png = r->png;
+    png_infop pi = r->info;
+    int format = r->format;
     size_t psize = raiiaf_format_pixel_size(format);
-    if (!psize)
-        return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
-    if (!rf_is_png(data, size))
-        return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
-    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
-    png_structp png = new_reader(&io, limits);
-    png_infop pi = png ? png_create_info_struct(png) : NULL;
-    if (!pi) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
-    }
-    png_bytep *volatile rows = NULL;
-    if (setjmp(io.jmp)) {
-        png_destroy_read_struct(&png, &pi, NULL);
-        free(rows);
-        return RAIIAF_EPNG;
-    }
     png_read_info(png, pi);
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(png, pi, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     int err = check_pixels(limits, w, h, msg);
-    if (!err && out_size / psize / h < w)
-        err = rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %ux%u",
-                      out_size, (unsigned)w, (unsigned)h);
-    if (err) {
-        png_destroy_read_struct(&png, &pi, NULL);
+    if (err)
         return err;
-    }
+    if (out_size / psize < w)
+        return rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %u pixels",
+                       out_size, (unsigned)w);
     bool trns = png_get_valid(png, pi, PNG_INFO_tRNS) != 0;
     bool want_alpha = format_has_alpha(format), want_color = format_is_color(format);
     bool want16 = format_is_16(format);
@@ -242,21 +246,72 @@ int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits,
 #endif
     png_set_interlace_handling(png);
     png_read_update_info(png, pi);
-    size_t stride = (size_t)w * psize;
-    if (png_get_rowbytes(png, pi) != stride) {
-        png_destroy_read_struct(&png, &pi, NULL);
+    r->width = w;
+    r->height = h;
+    r->stride = (size_t)w * psize;
+    if (png_get_rowbytes(png, pi) != r->stride)
         return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: unexpected row size after conversion");
+    if (interlace != PNG_INTERLACE_NONE)
+        return RAIIAF_EUNSUPPORTED; /* the caller decides: whole image only */
+    return RAIIAF_OK;
+}
+
+static rf_png_rows *new_rows(const uint8_t *data, size_t size, const raiiaf_limits *limits,
+                             int format, rf_msg *msg)
+{
+    rf_png_rows *r = calloc(1, sizeof *r);
+    if (!r) {
+        rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        return NULL;
     }
-    rows = malloc((size_t)h * sizeof *rows);
-    if (!rows) {
-        png_destroy_read_struct(&png, &pi, NULL);
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    r->io.msg = msg;
+    r->io.who = "embedded PNG";
+    r->io.data = data;
+    r->io.size = size;
+    r->format = format;
+    r->png = new_reader(&r->io, limits);
+    r->info = r->png ? png_create_info_struct(r->png) : NULL;
+    if (!r->info) {
+        rf_png_rows_free(r);
+        rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        return NULL;
     }
-    for (png_uint_32 y = 0; y < h; y++)
-        rows[y] = (png_bytep)out + (size_t)y * stride;
-    png_read_image(png, rows);
-    png_read_end(png, NULL);
-    png_destroy_read_struct(&png, &pi, NULL);
+    return r;
+}
+
+int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits, int format,
+                  void *out, size_t out_size, rf_msg *msg)
+{
+    if (!raiiaf_format_pixel_size(format))
+        return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
+    if (!rf_is_png(data, size))
+        return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
+    rf_png_rows *r = new_rows(data, size, limits, format, msg);
+    if (!r)
+        return RAIIAF_ENOMEM;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(r->io.jmp)) {
+        rf_png_rows_free(r);
+        free(rows);
+        return RAIIAF_EPNG;
+    }
+    int err = setup_rows(r, limits, out_size, msg);
+    if (err == RAIIAF_EUNSUPPORTED) /* interlaced: fine for the whole image */
+        err = RAIIAF_OK;
+    if (!err && out_size / r->stride < r->height)
+        err = rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %ux%u",
+                      out_size, (unsigned)r->width, (unsigned)r->height);
+    if (!err && !(rows = malloc((size_t)r->height * sizeof *rows)))
+        err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    if (err) {
+        rf_png_rows_free(r);
+        return err;
+    }
+    for (uint32_t y = 0; y < r->height; y++)
+        rows[y] = (png_bytep)out + (size_t)y * r->stride;
+    png_read_image(r->png, rows);
+    png_read_end(r->png, NULL);
+    rf_png_rows_free(r);
     free(rows);
     return RAIIAF_OK;
 }
@@ -441,6 +496,59 @@ int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *size)
     if (total > SIZE_MAX)
         return rf_fail(&ctx->msg, RAIIAF_ELIMIT, "image too large for this machine");
     *size = (size_t)total;
+    return RAIIAF_OK;
+}
+
+int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!raiiaf_format_pixel_size(format))
+        return rf_fail(&ctx->msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
+    err = load_info(ctx);
+    if (err)
+        return err;
+    rf_png_rows_free(ctx->rows);
+    ctx->rows = new_rows(ctx->image, ctx->image_size, &ctx->limits, format, &ctx->msg);
+    if (!ctx->rows)
+        return RAIIAF_ENOMEM;
+    rf_png_rows *r = ctx->rows;
+    if (setjmp(r->io.jmp)) {
+        rf_png_rows_free(r);
+        ctx->rows = NULL;
+        return RAIIAF_EPNG;
+    }
+    err = setup_rows(r, &ctx->limits, SIZE_MAX, &ctx->msg);
+    if (err == RAIIAF_EUNSUPPORTED)
+        rf_fail(&ctx->msg, err, "an interlaced PNG cannot be decoded row by row: use "
+                "raiiaf_decode_image()");
+    if (err) {
+        rf_png_rows_free(r);
+        ctx->rows = NULL;
+    }
+    return err;
+}
+
+int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    rf_png_rows *r = ctx->rows;
+    if (!r)
+        return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "raiiaf_decode_rows_begin() first");
+    if (!row || row_size < r->stride)
+        return rf_fail(&ctx->msg, RAIIAF_ERANGE, "a row needs %zu bytes", r->stride);
+    if (r->next_row >= r->height)
+        return rf_fail(&ctx->msg, RAIIAF_ERANGE, "all %u rows were read", (unsigned)r->height);
+    if (setjmp(r->io.jmp)) {
+        rf_png_rows_free(r); /* a broken stream gives no further rows */
+        ctx->rows = NULL;
+        return RAIIAF_EPNG;
+    }
+    png_read_row(r->png, row, NULL);
+    r->next_row++;
     return RAIIAF_OK;
 }
 

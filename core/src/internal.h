@@ -137,6 +137,8 @@ int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void
 #define RF_STORED_MAGIC_SIZE 8
 
 /* ---- PNG (image.c) ---- */
+typedef struct rf_png_rows rf_png_rows;
+void rf_png_rows_free(rf_png_rows *r);
 int rf_png_info(const uint8_t *png, size_t size, const raiiaf_limits *limits,
                 raiiaf_image_info *info, uint8_t **icc, size_t *icc_size, char **icc_name,
                 rf_msg *msg);
@@ -186,6 +188,8 @@ struct raiiaf_ctx {
     size_t env_size;
     int env_state;             /* 0 not loaded, 1 loaded, <0 -error */
     rf_msg env_msg;
+
+    rf_png_rows *rows;         /* row-by-row decoding under way */
 
     rf_text_pair *texts;
     size_t text_count;

@@ -39,6 +39,7 @@ void raiiaf_ctx_free(raiiaf_ctx *ctx)
     json_object_put(ctx->manifest);
     free(ctx->records);
     free(ctx->latents);
+    rf_png_rows_free(ctx->rows);
     free(ctx->image_alloc);
     free(ctx->icc);
     free(ctx->icc_name);

@@ -224,6 +224,27 @@ static void check_spec(const spec *s)
     CHECK(bad == 0, "%s: natural format samples (%d wrong)", s->name, bad);
     free(nat);
 
+    /* Row by row gives the same rows; interlaced images refuse. */
+    size_t row_size = W * raiiaf_format_pixel_size(RAIIAF_FMT_RGBA16);
+    int begun = raiiaf_decode_rows_begin(ctx, RAIIAF_FMT_RGBA16);
+    if (s->interlace != PNG_INTERLACE_NONE) {
+        CHECK(begun == RAIIAF_EUNSUPPORTED, "%s: interlaced, no rows", s->name);
+    } else {
+        CHECK(begun == RAIIAF_OK, "%s: rows begin: %s", s->name, raiiaf_ctx_message(ctx));
+        uint16_t row[W * 4];
+        bool same = true;
+        for (int y = 0; y < H; y++)
+            same &= raiiaf_decode_row(ctx, row, row_size) == RAIIAF_OK &&
+                    !memcmp(row, rgba + y * W * 4, row_size);
+        CHECK(same, "%s: row by row equals the whole image", s->name);
+        CHECK(raiiaf_decode_row(ctx, row, row_size) == RAIIAF_ERANGE, "%s: no row past the end",
+              s->name);
+        CHECK(raiiaf_decode_rows_begin(ctx, RAIIAF_FMT_G8) == RAIIAF_OK &&
+                  raiiaf_decode_row(ctx, row, 1) == RAIIAF_ERANGE &&
+                  raiiaf_decode_row(ctx, row, W) == RAIIAF_OK,
+              "%s: begin again, row size checked", s->name);
+    }
+
     /* Every other format decodes too (conversions are libpng's). */
     for (int f = RAIIAF_FMT_G8; f <= RAIIAF_FMT_RGBA16; f++) {
         raiiaf_decoded_image_size(ctx, f, &need);

@@ -51,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const void *icc;
         size_t icc_size;
         raiiaf_get_icc_profile(ctx, &icc, &icc_size, NULL);
+        /* row by row, in another format */
+        if (raiiaf_decode_rows_begin(ctx, RAIIAF_FMT_RGBA16) == RAIIAF_OK) {
+            size_t row_size = (size_t)info.width * 8;
+            void *row = malloc(row_size);
+            for (uint32_t y = 0; row && y < info.height; y++)
+                if (raiiaf_decode_row(ctx, row, row_size) != RAIIAF_OK)
+                    break;
+            free(row);
+        }
     }
 
     size_t n = 0;

@@ -202,6 +202,70 @@ try:
     check(r.returncode == 0 and read_png(out).shape == (48, 64, 3) and os.listdir(faildir) == ["out.png"],
           "success replaces the existing output, no temporary file left")
 
+    def png_chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body +
+                struct.pack(">I", zlib.crc32(kind + body)))
+
+    def pack(png_bytes, name):
+        png_path = os.path.join(tmp, name + ".png")
+        with open(png_path, "wb") as f:
+            f.write(png_bytes)
+        path = os.path.join(tmp, name + ".raiiaf")
+        p = subprocess.run([raiiaf_tool, "pack", "-o", path, "--image", png_path],
+                           capture_output=True, text=True)
+        check(p.returncode == 0, f"raiiaf pack {name}: {p.stderr.strip()}")
+        return path
+
+    # ---- An interlaced (Adam7) image: decoded whole, same average ----
+    if raiiaf_tool:
+        w, h = 37, 23
+        img = ((np.arange(h)[:, None] * 11 + np.arange(w)[None, :] * 5) % 256).astype(np.uint8)
+        passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                  (1, 0, 2, 2), (0, 1, 1, 2)]
+        raw = b""
+        for x0, y0, dx, dy in passes:
+            sub = img[y0::dy, x0::dx]
+            if sub.size:
+                raw += b"".join(b"\0" + bytes(r) for r in sub)
+        interlaced = pack(b"\x89PNG\r\n\x1a\n" +
+                          png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1)) +
+                          png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b""),
+                          "interlaced")
+        r = run("-s", "16", interlaced, out + ".adam7")
+        check(r.returncode == 0, f"interlaced image thumbnailed: {r.stderr.strip()}")
+        if r.returncode == 0:
+            got = read_png(out + ".adam7").astype(np.float64)
+            rgb = np.repeat(img[:, :, None], 3, axis=2).astype(np.float64)
+            want, _ = area_average(rgb, got.shape[1], got.shape[0])
+            check(got.shape == (10, 16, 3) and np.abs(got - want).max() <= 1,
+                  f"interlaced: area average (max diff {np.abs(got - want).max():.2f})")
+            os.unlink(out + ".adam7")
+
+    # ---- A large image goes row by row: memory stays far below its size ----
+    if raiiaf_tool:
+        side = 6000  # 108 MiB as RGB8
+        comp = zlib.compressobj(9)
+        row = b"\0" + bytes(range(256)) * (side // 256) + bytes(side % 256)
+        idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+        large = pack(b"\x89PNG\r\n\x1a\n" +
+                     png_chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) +
+                     png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b""), "large")
+        # A Python of its own, whose only child is the thumbnailer, measures
+        # the thumbnailer's peak memory alone.
+        measure = ("import resource, subprocess, sys; "
+                   "rc = subprocess.run(sys.argv[1:]).returncode; "
+                   "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
+        r = subprocess.run([sys.executable, "-c", measure, thumbnailer, "-s", "128", large,
+                            out + ".large"], capture_output=True, text=True)
+        rss_mib = int(r.stdout.split()[-1]) / 1024 if r.stdout.split() else 1e9
+        check(r.returncode == 0 and read_png(out + ".large").shape == (128, 128, 3),
+              f"{side}x{side} image thumbnailed: {r.stderr.strip()}")
+        check(rss_mib < 32,
+              f"... decoded row by row (largest child: {rss_mib:.0f} MiB for a "
+              f"{side * side * 3 >> 20} MiB image)")
+        if os.path.exists(out + ".large"):
+            os.unlink(out + ".large")
+
     # ---- Limits: 17000 x 17000 grey (289 Mpixels, 1.1 GiB as RGBA16) ----
     if raiiaf_tool:
         side = 17000

@@ -117,23 +117,50 @@ static int axis_map_init(axis_map *map, uint32_t n, uint32_t m)
     return 0;
 }
 
-/* The decoded source: 3 or 4 channels of 8 or 16 bits. */
+/* The source: 3 or 4 channels of 8 or 16 bits, either decoded whole
+ * (`pixels`) or read row by row from the library (`ctx`), which keeps
+ * memory to a few rows however large the image. Rows are asked for in
+ * order, each at most twice in a row (a row shared by two destination
+ * rows), so one row buffer serves. */
 typedef struct source_image {
-    const uint8_t *pixels;
+    const uint8_t *pixels;  /* the whole image, or NULL */
+    raiiaf_ctx *ctx;        /* row by row when pixels is NULL */
+    uint8_t *row;           /* the last row read */
+    uint32_t next_row;      /* rows read so far */
     uint32_t width, height;
     unsigned channels;
     int sixteen;
 } source_image;
 
-/* One source row, horizontally scaled, as premultiplied floats 0..1. */
-static void scale_row(const source_image *src, uint32_t y, const axis_map *xmap,
-                      uint32_t out_width, float *out)
+static size_t source_row_bytes(const source_image *src)
+{
+    return (size_t)src->width * src->channels * (src->sixteen ? 2 : 1);
+}
+
+/* Row y of the source, or NULL when the library fails to decode it. */
+static const uint8_t *source_row(source_image *src, uint32_t y)
+{
+    if (src->pixels)
+        return src->pixels + (size_t)y * source_row_bytes(src);
+    while (src->next_row <= y) {
+        if (raiiaf_decode_row(src->ctx, src->row, source_row_bytes(src)) != RAIIAF_OK)
+            return NULL;
+        src->next_row++;
+    }
+    return y + 1 == src->next_row ? src->row : NULL;
+}
+
+/* One source row, horizontally scaled, as premultiplied floats 0..1.
+ * Returns -1 when the row cannot be decoded. */
+static int scale_row(source_image *src, uint32_t y, const axis_map *xmap, uint32_t out_width,
+                     float *out)
 {
     const unsigned ch = src->channels;
-    const size_t row_bytes = (size_t)src->width * ch * (src->sixteen ? 2 : 1);
-    const uint8_t *row = src->pixels + (size_t)y * row_bytes;
+    const uint8_t *row = source_row(src, y);
     const float scale = src->sixteen ? 1.0f / 65535.0f : 1.0f / 255.0f;
 
+    if (!row)
+        return -1;
     for (uint32_t x = 0; x < out_width; x++) {
         float acc[4] = {0, 0, 0, 0};
         const float *w = xmap->weights + xmap->weight_at[x];
@@ -158,6 +185,7 @@ static void scale_row(const source_image *src, uint32_t y, const axis_map *xmap,
         }
         memcpy(out + (size_t)x * 4, acc, sizeof acc);
     }
+    return 0;
 }
 
 static uint8_t to_u8(float v)
@@ -170,8 +198,9 @@ static uint8_t to_u8(float v)
 }
 
 /* Scales src into dst (out_width x out_height, src->channels channels of
- * 8 bits, packed rows). Returns 0, or -1 when out of memory. */
-static int scale_image(const source_image *src, uint32_t out_width, uint32_t out_height,
+ * 8 bits, packed rows). Returns 0, -1 when out of memory, -2 when a source
+ * row cannot be decoded. */
+static int scale_image(source_image *src, uint32_t out_width, uint32_t out_height,
                        uint8_t *dst)
 {
     axis_map xmap = {0}, ymap = {0};
@@ -192,7 +221,10 @@ static int scale_image(const source_image *src, uint32_t out_width, uint32_t out
         /* A source row shared by two destination rows is scaled twice;
          * that costs at most one extra row per destination row. */
         for (uint32_t k = 0; k < ymap.count[y]; k++) {
-            scale_row(src, ymap.first[y] + k, &xmap, out_width, row);
+            if (scale_row(src, ymap.first[y] + k, &xmap, out_width, row) != 0) {
+                ret = -2;
+                goto out;
+            }
             for (size_t i = 0; i < (size_t)out_width * 4; i++)
                 acc[i] += wy[k] * row[i];
         }
@@ -396,7 +428,7 @@ int main(int argc, char **argv)
         limits.max_image_pixels = MAX_SOURCE_PIXELS;
 
     int status = 1;
-    uint8_t *decoded = NULL, *scaled = NULL;
+    uint8_t *decoded = NULL, *scaled = NULL, *src_row = NULL;
     raiiaf_image_info info;
     int err = raiiaf_ctx_set_limits(ctx, &limits);
     if (err == RAIIAF_OK)
@@ -421,22 +453,37 @@ int main(int argc, char **argv)
     int sixteen = info.format >= RAIIAF_FMT_G16;
     int format = sixteen ? (has_alpha ? RAIIAF_FMT_RGBA16 : RAIIAF_FMT_RGB16)
                          : (has_alpha ? RAIIAF_FMT_RGBA8 : RAIIAF_FMT_RGB8);
-    size_t decoded_size;
-    err = raiiaf_decoded_image_size(ctx, format, &decoded_size);
-    if (err == RAIIAF_OK && !(decoded = malloc(decoded_size)))
-        err = RAIIAF_ENOMEM;
-    if (err == RAIIAF_OK)
-        err = raiiaf_decode_image(ctx, format, decoded, decoded_size);
+    source_image src = {NULL, ctx, NULL, 0, info.width, info.height, has_alpha ? 4u : 3u, sixteen};
+    /* Row by row keeps memory to a few rows; an interlaced PNG can only be
+     * decoded whole. */
+    err = raiiaf_decode_rows_begin(ctx, format);
+    if (err == RAIIAF_OK) {
+        if (!(src_row = malloc(source_row_bytes(&src))))
+            err = RAIIAF_ENOMEM;
+        src.row = src_row;
+    } else if (err == RAIIAF_EUNSUPPORTED) {
+        size_t decoded_size;
+        err = raiiaf_decoded_image_size(ctx, format, &decoded_size);
+        if (err == RAIIAF_OK && !(decoded = malloc(decoded_size)))
+            err = RAIIAF_ENOMEM;
+        if (err == RAIIAF_OK)
+            err = raiiaf_decode_image(ctx, format, decoded, decoded_size);
+        src.pixels = decoded;
+    }
     if (err != RAIIAF_OK) {
         status = library_error(ctx, input, err);
         goto out;
     }
 
-    source_image src = {decoded, info.width, info.height, has_alpha ? 4u : 3u, sixteen};
     uint32_t out_width, out_height;
     fit_within(info.width, info.height, size, &out_width, &out_height);
     scaled = malloc((size_t)out_width * out_height * src.channels);
-    if (!scaled || scale_image(&src, out_width, out_height, scaled) != 0) {
+    int scaled_ok = scaled ? scale_image(&src, out_width, out_height, scaled) : -1;
+    if (scaled_ok == -2) {
+        status = library_error(ctx, input, RAIIAF_EPNG);
+        goto out;
+    }
+    if (scaled_ok != 0) {
         fail("out of memory", NULL);
         goto out;
     }
@@ -447,6 +494,7 @@ int main(int argc, char **argv)
         status = 0;
 out:
     free(decoded);
+    free(src_row);
     free(scaled);
     raiiaf_ctx_free(ctx);
     return status;
