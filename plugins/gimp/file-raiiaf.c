@@ -811,6 +811,36 @@ export_error (GError              **error,
   return FALSE;
 }
 
+/* Hands one JSON parasite, when the image has it, to a writer call. */
+static gboolean
+add_json_parasite (raiiaf_writer  *w,
+                   GimpImage      *image,
+                   const gchar    *name,
+                   int           (*set_json) (raiiaf_writer *, const char *, size_t),
+                   GFile          *file,
+                   GError        **error)
+{
+  GimpParasite *parasite = gimp_image_get_parasite (image, name);
+  guint32       size;
+  gconstpointer data;
+  int           err;
+
+  if (! parasite)
+    return TRUE;
+  data = gimp_parasite_get_data (parasite, &size);
+  err  = set_json (w, data, size);
+  gimp_parasite_free (parasite);
+  if (err)
+    {
+      gchar   *what = g_strdup_printf ("parasite %s", name);
+      gboolean ok   = export_error (error, file, w, err, what);
+
+      g_free (what);
+      return ok;
+    }
+  return TRUE;
+}
+
 /* Feeds the writer from the image's "raiiaf/" parasites: what was opened
  * from a .raiiaf goes back in, bit for bit. */
 static gboolean
@@ -825,29 +855,11 @@ add_parasites_to_writer (raiiaf_writer        *w,
   gboolean      ok = TRUE;
   int           err;
 
-  parasite = gimp_image_get_parasite (image, PARASITE_MANIFEST);
-  if (parasite)
-    {
-      guint32       size;
-      gconstpointer data = gimp_parasite_get_data (parasite, &size);
-
-      err = raiiaf_writer_set_metadata_json (w, data, size);
-      gimp_parasite_free (parasite);
-      if (err)
-        return export_error (error, file, w, err, "parasite " PARASITE_MANIFEST);
-    }
-
-  parasite = gimp_image_get_parasite (image, PARASITE_ENVIRONMENT);
-  if (parasite)
-    {
-      guint32       size;
-      gconstpointer data = gimp_parasite_get_data (parasite, &size);
-
-      err = raiiaf_writer_set_env_json (w, data, size);
-      gimp_parasite_free (parasite);
-      if (err)
-        return export_error (error, file, w, err, "parasite " PARASITE_ENVIRONMENT);
-    }
+  if (! add_json_parasite (w, image, PARASITE_MANIFEST, raiiaf_writer_set_metadata_json,
+                           file, error) ||
+      ! add_json_parasite (w, image, PARASITE_ENVIRONMENT, raiiaf_writer_set_env_json,
+                           file, error))
+    return FALSE;
 
   if (! s->keep_latents)
     return TRUE;
