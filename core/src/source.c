@@ -9,6 +9,10 @@
 /* Input is read in pieces of this size when it comes from a file, so a
  * large image chunk never needs a second copy of its compressed bytes. */
 #define RF_READ_PIECE (256u * 1024u)
+/* A chunk up to this size is read whole and decompressed in one call:
+ * zstd's streaming decoder keeps a window buffer of up to the frame's size
+ * besides the output, which costs more than the compressed bytes do. */
+#define RF_ONE_SHOT_MAX (4u * 1024u * 1024u)
 
 int rf_source_read(const rf_source *src, uint64_t off, void *buf, size_t len, rf_msg *msg,
                    const char *what)
@@ -80,6 +84,22 @@ static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t 
                               what, r, (unsigned long long)expect);
         }
         ZSTD_freeDCtx(dctx);
+        return err;
+    }
+
+    if (len <= RF_ONE_SHOT_MAX) {
+        uint8_t *whole = malloc(len ? (size_t)len : 1);
+        if (!whole) {
+            ZSTD_freeDCtx(dctx);
+            return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+        }
+        err = rf_source_read(src, off, whole, (size_t)len, msg, what);
+        ZSTD_freeDCtx(dctx);
+        if (!err) {
+            rf_source mem = {whole, -1, len};
+            err = decompress(&mem, 0, len, out, expect, msg, what);
+        }
+        free(whole);
         return err;
     }
 
