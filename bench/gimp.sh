@@ -16,7 +16,7 @@ rounds=${2:-5}
 top=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 photo_jpeg=/usr/share/backgrounds/gnome/adwaita-d.jpg
 
-meson compile -C "$build" file-raiiaf raiiaf-gimp-probe >/dev/null
+meson compile -C "$build" file-raiiaf raiiaf-probe >/dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -50,7 +50,7 @@ fi
 for f in "$work"/files/*.raiiaf; do
     d="$work/dump-$(basename "$f" .raiiaf)"
     mkdir -p "$d"
-    "$build/tests/gimp/raiiaf-gimp-probe" dump "$f" "$d"
+    "$build/tests/raiiaf-probe" dump "$f" "$d"
     cp "$d/image.png" "${f%.raiiaf}.png"
 done
 

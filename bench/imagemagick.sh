@@ -25,11 +25,11 @@ rounds=${2:-5}
 top=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 photo_jpeg=/usr/share/backgrounds/gnome/adwaita-d.jpg
 
-meson compile -C "$build" plugins/imagemagick/raiiaf.so:shared_module raiiaf-im-probe >/dev/null
+meson compile -C "$build" plugins/imagemagick/raiiaf.so:shared_module raiiaf-probe >/dev/null
 
 system_coders=$(magick -list configure | sed -n 's/^CODER_PATH[[:space:]]*//p')
 export MAGICK_CODER_MODULE_PATH="$build/plugins/imagemagick:$system_coders"
-probe="$build/tests/imagemagick/raiiaf-im-probe"
+probe="$build/tests/raiiaf-probe"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM

@@ -2,7 +2,7 @@
 # driven by test-gimp.py, which prepared the work folder:
 #   fixtures.txt          "NAME PATH" lines
 #   dump/NAME/            what the library says of each fixture
-#                         (raiiaf-gimp-probe dump)
+#                         (raiiaf-probe dump)
 #   corrupt/X.raiiaf      broken files, with X.expect: the library's message
 #   out/                  where this script writes; test-gimp.py checks the
 #                         files with the library afterwards
@@ -12,6 +12,7 @@
 # SPDX-License-Identifier: MIT
 
 import html
+import json
 import os
 import traceback
 
@@ -122,10 +123,16 @@ def raiiaf_parasites(image):
 
 
 def read_info(name):
-    info = {}
-    for line in open(os.path.join(WORK, 'dump', name, 'info.txt')):
-        key, _, value = line.rstrip('\n').partition(' ')
-        info[key] = value
+    """The probe's info.json as flat keys: width, height, format,
+    png_bit_depth, png_color_type, has_icc, latent_count, latent-N-key."""
+    with open(os.path.join(WORK, 'dump', name, 'info.json'), encoding='utf-8') as f:
+        dump = json.load(f)
+    image = dump['image']
+    info = {'width': image['width'], 'height': image['height'], 'format': image['format'],
+            'png_bit_depth': image['bit_depth'], 'png_color_type': image['color_type'],
+            'has_icc': image['has_icc'], 'latent_count': len(dump['latents'])}
+    for i, latent in enumerate(dump['latents']):
+        info['latent-%d-key' % i] = latent['key']
     return info
 
 
@@ -138,7 +145,7 @@ def expected_parasites(name):
         want['raiiaf/environment'] = read(os.path.join(d, 'environment.json'))
     for i in range(int(info['latent_count'])):
         key = info['latent-%d-key' % i]
-        want['raiiaf/latent/' + key] = read(os.path.join(d, 'latent-%d.blob' % i))
+        want['raiiaf/latent/' + key] = read(os.path.join(d, 'latent-%d.stored' % i))
     return want
 
 

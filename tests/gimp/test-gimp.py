@@ -5,7 +5,7 @@
 #
 # 1. A throwaway GIMP profile (HOME, GIMP3_DIRECTORY) whose plug-ins folder
 #    holds the build tree's file-raiiaf in its own sub-folder.
-# 2. The library's view of every fixture (raiiaf-gimp-probe dump), and
+# 2. The library's view of every fixture (raiiaf-probe dump), and
 #    corrupt files made here with the library's message for each.
 # 3. One GIMP run executes gimp-checks.py (python-fu-eval) under a timeout.
 # 4. The files GIMP exported are checked with the library: they verify,
@@ -38,10 +38,20 @@ def read(path):
         return f.read()
 
 
+def dump_info(folder):
+    """latent_count and latent-N-key from the probe's info.json."""
+    with open(os.path.join(folder, 'info.json'), encoding='utf-8') as f:
+        latents = json.load(f)['latents']
+    info = {'latent_count': str(len(latents))}
+    for i, latent in enumerate(latents):
+        info['latent-%d-key' % i] = latent['key']
+    return info
+
+
 def probe(args, *cmd, check_rc=True):
     res = subprocess.run([args.probe, *cmd], capture_output=True, text=True, timeout=120)
     if check_rc and res.returncode != 0:
-        raise RuntimeError('raiiaf-gimp-probe %s: %s' % (' '.join(cmd), res.stderr))
+        raise RuntimeError('raiiaf-probe %s: %s' % (' '.join(cmd), res.stderr))
     return res
 
 
@@ -139,7 +149,7 @@ def check_exports(args, work, fixtures):
               % (len(exported), res.stdout, res.stderr))
     for name, _ in fixtures:
         orig = os.path.join(work, 'dump', name)
-        info = dict(line.split(' ', 1) for line in read(os.path.join(orig, 'info.txt')).decode().splitlines())
+        info = dump_info(orig)
         for variant in ('edited', 'from-xcf', 'nolatents'):
             path = os.path.join(out, '%s.%s.raiiaf' % (name, variant))
             if not check(os.path.exists(path), '%s.%s: exported' % (name, variant)):
@@ -152,16 +162,15 @@ def check_exports(args, work, fixtures):
             if not check(res.returncode == 0, '%s.%s: library reads it back (%s)'
                          % (name, variant, res.stderr.strip())):
                 continue
-            out_info = dict(line.split(' ', 1) for line in
-                            read(os.path.join(dump, 'info.txt')).decode().splitlines())
+            out_info = dump_info(dump)
             want = 0 if variant == 'nolatents' else int(info['latent_count'])
             check(int(out_info['latent_count']) == want, '%s.%s: %d latents' % (name, variant, want))
             for i in range(want):
                 check(out_info['latent-%d-key' % i] == info['latent-%d-key' % i] and
-                      read(os.path.join(dump, 'latent-%d.raw' % i)) ==
-                      read(os.path.join(orig, 'latent-%d.raw' % i)) and
-                      read(os.path.join(dump, 'latent-%d.blob' % i)) ==
-                      read(os.path.join(orig, 'latent-%d.blob' % i)),
+                      read(os.path.join(dump, 'latent-%d.bin' % i)) ==
+                      read(os.path.join(orig, 'latent-%d.bin' % i)) and
+                      read(os.path.join(dump, 'latent-%d.stored' % i)) ==
+                      read(os.path.join(orig, 'latent-%d.stored' % i)),
                       '%s.%s: latent %s identical' % (name, variant, info['latent-%d-key' % i]))
             if os.path.exists(os.path.join(orig, 'environment.json')):
                 check(read(os.path.join(dump, 'environment.json')) ==

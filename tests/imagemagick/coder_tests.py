@@ -6,7 +6,7 @@
 Environment (set by meson):
     MAGICK_CODER_MODULE_PATH  the build folder holding raiiaf.so/.la, then
                               ImageMagick's own coder folder
-    RAIIAF_IM_PROBE           the raiiaf-im-probe helper (libraiiaf's view)
+    RAIIAF_IM_PROBE           the raiiaf-probe helper (libraiiaf's view)
     RAIIAF_FIXTURES           the reference fixtures folder
     RAIIAF_TOOL               optional: the `raiiaf` command-line tool
 

@@ -1,18 +1,30 @@
-/* Test helper for the ImageMagick coder tests: looks into a .raiiaf file
- * with libraiiaf, independently of ImageMagick.
+/* Test helper of the host plug-in tests (ImageMagick, GIMP): what
+ * libraiiaf itself says about a .raiiaf file, independently of the host.
  *
- *   raiiaf-im-probe verify FILE       check every payload; exit 1 with the
- *                                     library's message on failure
- *   raiiaf-im-probe dump FILE DIR     write into DIR (which must exist):
+ *   raiiaf-probe verify FILE       check every payload; exit 1 with the
+ *                                  library's message on failure
+ *   raiiaf-probe dump FILE DIR     write into DIR (which must exist):
  *       image.png         the embedded image bytes as stored
  *       manifest.json     the manifest as stored
  *       environment.json  the environment as stored (when there is one)
+ *       parameters.txt    raiiaf_get_parameters_text()
  *       latent-N.stored   raiiaf_get_latent_stored() blob of latent N
  *       latent-N.bin      latent N decoded (C order, host order, stored dtype)
  *       info.json         text pairs, parameters text, latent and image info
+ *   raiiaf-probe text FILE KEY     prints raiiaf_find_text(KEY); exit 1 when
+ *                                  absent
+ *   raiiaf-probe error FILE        opens, decodes the image and verifies, as
+ *                                  a host's load does; prints the library's
+ *                                  message of the first failure (exit 0), or
+ *                                  nothing (exit 1) for a good file
+ *   raiiaf-probe grey-rgb-icc FILE OUT
+ *                                  writes OUT: a small grey image carrying
+ *                                  FILE's (RGB) ICC profile, a mismatch a
+ *                                  host must survive
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +33,8 @@
 
 static int fail(raiiaf_ctx *ctx, int err, const char *what)
 {
-    fprintf(stderr, "raiiaf-im-probe: %s: %s (%s)\n", what, raiiaf_strerror(err),
-            raiiaf_ctx_message(ctx));
+    fprintf(stderr, "raiiaf-probe: %s: %s (%s)\n", what, raiiaf_strerror(err),
+            ctx ? raiiaf_ctx_message(ctx) : "");
     return 1;
 }
 
@@ -113,7 +125,9 @@ static int dump(raiiaf_ctx *ctx, const char *dir)
     fputs("],\n \"parameters\": ", info);
     if ((err = raiiaf_get_parameters_text(ctx, &parameters)) != RAIIAF_OK)
         return fail(ctx, err, "parameters");
-    json_string(info, parameters != NULL ? parameters : "");
+    json_string(info, parameters);
+    if (!write_bytes(dir, "parameters.txt", parameters, strlen(parameters)))
+        return 1;
 
     fputs(",\n \"latents\": [", info);
     if ((err = raiiaf_get_latent_count(ctx, &count)) != RAIIAF_OK)
@@ -166,26 +180,92 @@ static int dump(raiiaf_ctx *ctx, const char *dir)
     return 0;
 }
 
+/* The calls a host's load makes, in its order; the first failure's
+ * message is what the host must show. */
+static int first_error(raiiaf_ctx *ctx, const char *path)
+{
+    raiiaf_image_info info;
+    size_t size;
+    void *pixels;
+    int err;
+
+    if ((err = raiiaf_open_file(ctx, path)) != RAIIAF_OK ||
+        (err = raiiaf_get_image_info(ctx, &info)) != RAIIAF_OK ||
+        (err = raiiaf_decoded_image_size(ctx, info.format, &size)) != RAIIAF_OK)
+        goto report;
+    pixels = malloc(size);
+    if (pixels == NULL)
+        return fail(NULL, RAIIAF_ENOMEM, "pixels");
+    err = raiiaf_decode_image(ctx, info.format, pixels, size);
+    free(pixels);
+    if (err != RAIIAF_OK || (err = raiiaf_verify(ctx)) != RAIIAF_OK)
+        goto report;
+    return 1;
+report:
+    printf("%s\n", *raiiaf_ctx_message(ctx) ? raiiaf_ctx_message(ctx) : raiiaf_strerror(err));
+    return 0;
+}
+
+static int grey_with_rgb_icc(raiiaf_ctx *ctx, const char *out)
+{
+    static uint8_t grey[16 * 8];
+    raiiaf_pixels px = {.width = 16, .height = 8, .format = RAIIAF_FMT_G8, .data = grey};
+    raiiaf_writer *w;
+    size_t i;
+    int err;
+
+    for (i = 0; i < sizeof grey; i++)
+        grey[i] = (uint8_t) (i * 2);
+    if ((err = raiiaf_get_icc_profile(ctx, &px.icc, &px.icc_size, &px.icc_name)) != RAIIAF_OK)
+        return fail(ctx, err, "icc");
+    w = raiiaf_writer_new();
+    if (w == NULL)
+        return fail(NULL, RAIIAF_ENOMEM, "writer");
+    err = raiiaf_writer_set_image_pixels(w, &px, -1);
+    if (err == RAIIAF_OK)
+        err = raiiaf_writer_write_file(w, out);
+    if (err != RAIIAF_OK)
+        fprintf(stderr, "raiiaf-probe: %s: %s\n", out, raiiaf_writer_message(w));
+    raiiaf_writer_free(w);
+    return err != RAIIAF_OK;
+}
+
 int main(int argc, char **argv)
 {
+    const char *cmd = argc > 1 ? argv[1] : "";
     raiiaf_ctx *ctx;
     int err, status;
+    int four = !strcmp(cmd, "dump") || !strcmp(cmd, "text") || !strcmp(cmd, "grey-rgb-icc");
+    int three = !strcmp(cmd, "verify") || !strcmp(cmd, "error");
 
-    if (argc < 3 || (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "dump") != 0) ||
-        (strcmp(argv[1], "dump") == 0 && argc != 4)) {
-        fprintf(stderr, "usage: raiiaf-im-probe verify FILE | dump FILE DIR\n");
+    if (!((four && argc == 4) || (three && argc == 3))) {
+        fprintf(stderr, "usage: raiiaf-probe verify FILE | dump FILE DIR | text FILE KEY |\n"
+                        "                    error FILE | grey-rgb-icc FILE OUT\n");
         return 2;
     }
     ctx = raiiaf_ctx_new();
     if (ctx == NULL)
         return 1;
+    if (!strcmp(cmd, "error")) {
+        status = first_error(ctx, argv[2]);
+        raiiaf_ctx_free(ctx);
+        return status;
+    }
     err = raiiaf_open_file(ctx, argv[2]);
-    if (err != RAIIAF_OK)
+    if (err != RAIIAF_OK) {
         status = fail(ctx, err, argv[2]);
-    else if (strcmp(argv[1], "verify") == 0)
+    } else if (!strcmp(cmd, "verify")) {
         status = (err = raiiaf_verify(ctx)) == RAIIAF_OK ? 0 : fail(ctx, err, argv[2]);
-    else
+    } else if (!strcmp(cmd, "dump")) {
         status = dump(ctx, argv[3]);
+    } else if (!strcmp(cmd, "text")) {
+        const char *value = raiiaf_find_text(ctx, argv[3]);
+        if (value != NULL)
+            printf("%s\n", value);
+        status = value == NULL;
+    } else {
+        status = grey_with_rgb_icc(ctx, argv[3]);
+    }
     raiiaf_ctx_free(ctx);
     return status;
 }
