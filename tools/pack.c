@@ -58,65 +58,6 @@ typedef struct latent_arg {
     const char *path;
 } latent_arg;
 
-/* Re-encodes the PNG's pixels through the library: the PNG is wrapped in a
- * throwaway container and decoded to the format that keeps all it holds,
- * then handed to the writer with the compression level asked for. */
-static int set_image_reencoded(raiiaf_writer *w, const char *image_path, const void *png, size_t size,
-                               int level)
-{
-    int status = TOOL_EXIT_FAILURE;
-    raiiaf_writer *tmp = raiiaf_writer_new();
-    raiiaf_ctx *ctx = raiiaf_ctx_new();
-    void *container = NULL, *pixels = NULL;
-    size_t container_size = 0, pixels_size = 0;
-    raiiaf_image_info ii;
-    int rc;
-    if (!tmp || !ctx) {
-        tool_error("out of memory");
-        goto out;
-    }
-    rc = raiiaf_writer_set_image_png(tmp, png, size);
-    if (rc == RAIIAF_OK)
-        rc = raiiaf_writer_write_memory(tmp, &container, &container_size);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", image_path, tool_writer_error(tmp, rc));
-        goto out;
-    }
-    rc = raiiaf_open_memory(ctx, container, container_size);
-    if (rc == RAIIAF_OK)
-        rc = raiiaf_get_image_info(ctx, &ii);
-    if (rc == RAIIAF_OK)
-        rc = raiiaf_decoded_image_size(ctx, ii.format, &pixels_size);
-    if (rc == RAIIAF_OK && !(pixels = malloc(pixels_size ? pixels_size : 1)))
-        rc = RAIIAF_ENOMEM;
-    if (rc == RAIIAF_OK)
-        rc = raiiaf_decode_image(ctx, ii.format, pixels, pixels_size);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", image_path, tool_ctx_error(ctx, rc));
-        goto out;
-    }
-    raiiaf_pixels px = {.width = ii.width, .height = ii.height, .format = ii.format, .data = pixels,
-                        .gamma = ii.gamma, .has_srgb = ii.srgb_intent >= 0,
-                        .srgb_intent = ii.srgb_intent, .ppm_x = ii.ppm_x, .ppm_y = ii.ppm_y};
-    if (ii.has_icc && raiiaf_get_icc_profile(ctx, &px.icc, &px.icc_size, &px.icc_name) != RAIIAF_OK) {
-        px.icc = NULL;
-        px.icc_size = 0;
-        px.icc_name = NULL;
-    }
-    rc = raiiaf_writer_set_image_pixels(w, &px, level);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", image_path, tool_writer_error(w, rc));
-        goto out;
-    }
-    status = TOOL_EXIT_OK;
-out:
-    free(pixels);
-    raiiaf_ctx_free(ctx); /* before the buffer it borrows */
-    raiiaf_free(container);
-    raiiaf_writer_free(tmp);
-    return status;
-}
-
 static int add_latent(raiiaf_writer *w, const latent_arg *arg, int storage)
 {
     npy_array arr;
@@ -174,15 +115,12 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         tool_error("%s: %s", image_path, err);
         goto out;
     }
-    if (compression >= 0) {
-        if (set_image_reencoded(w, image_path, image, image_size, compression) != TOOL_EXIT_OK)
-            goto out;
-    } else {
-        int rc = raiiaf_writer_set_image_png(w, image, image_size);
-        if (rc != RAIIAF_OK) {
-            tool_error("%s: %s", image_path, tool_writer_error(w, rc));
-            goto out;
-        }
+    int rc = raiiaf_writer_set_image_png(w, image, image_size);
+    if (rc == RAIIAF_OK && compression >= 0)
+        rc = raiiaf_writer_recompress_image(w, compression);
+    if (rc != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, tool_writer_error(w, rc));
+        goto out;
     }
     free(image);
     image = NULL;
@@ -199,7 +137,7 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         if (add_latent(w, &latents[i], storage) != TOOL_EXIT_OK)
             goto out;
     }
-    int rc = raiiaf_writer_write_file(w, out);
+    rc = raiiaf_writer_write_file(w, out);
     if (rc != RAIIAF_OK) {
         tool_error("%s: %s", out, tool_writer_error(w, rc));
         goto out;

@@ -315,6 +315,10 @@ typedef struct raiiaf_pixels {
 RAIIAF_API int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *pixels,
                                               int compression_level);
 
+/* Re-encodes the image the writer holds at another PNG compression level
+ * (0-9): same samples, format, ICC profile, gAMA, sRGB and pHYs. */
+RAIIAF_API int raiiaf_writer_recompress_image(raiiaf_writer *w, int compression_level);
+
 /* Adds a latent from an array (C order, host byte order, float32 or
  * float16 bit patterns). The reference package requires exactly 4
  * dimensions, each 1..8192, finite values. */

@@ -129,6 +129,43 @@ int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *px, in
     return RAIIAF_OK;
 }
 
+int raiiaf_writer_recompress_image(raiiaf_writer *w, int level)
+{
+    if (!w)
+        return RAIIAF_EINVAL;
+    if (!w->png)
+        return rf_fail(&w->msg, RAIIAF_EINVAL, "no image given to the writer");
+    if (level < 0 || level > 9)
+        return rf_fail(&w->msg, RAIIAF_EINVAL, "PNG compression level %d (0-9)", level);
+    raiiaf_limits limits;
+    raiiaf_limits_default(&limits);
+    raiiaf_image_info info;
+    uint8_t *icc = NULL;
+    size_t icc_size = 0;
+    char *icc_name = NULL;
+    int err = rf_png_info(w->png, w->png_size, &limits, &info, &icc, &icc_size, &icc_name, &w->msg);
+    if (err)
+        return err;
+    size_t size = (size_t)info.width * info.height * raiiaf_format_pixel_size(info.format);
+    void *pixels = malloc(size ? size : 1);
+    if (!pixels)
+        err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory for %zu bytes of pixels", size);
+    if (!err)
+        err = rf_png_decode(w->png, w->png_size, &limits, info.format, pixels, size, &w->msg);
+    if (!err) {
+        raiiaf_pixels px = {.width = info.width, .height = info.height, .format = info.format,
+                            .data = pixels, .icc = icc, .icc_size = icc_size, .icc_name = icc_name,
+                            .gamma = info.gamma, .has_srgb = info.srgb_intent >= 0,
+                            .srgb_intent = info.srgb_intent, .ppm_x = info.ppm_x,
+                            .ppm_y = info.ppm_y};
+        err = raiiaf_writer_set_image_pixels(w, &px, level);
+    }
+    free(pixels);
+    free(icc);
+    free(icc_name);
+    return err;
+}
+
 /* ---- latents ---------------------------------------------------------- */
 
 static int add_latent_slot(raiiaf_writer *w, const char *key, w_latent **slot)

@@ -199,6 +199,34 @@ static void rewrite_from_values(const char *name, raiiaf_ctx *src)
         raiiaf_ctx_free(back);
         raiiaf_free(out);
     }
+
+    /* The same PNG re-compressed: same samples and colour information. */
+    raiiaf_writer *w = raiiaf_writer_new();
+    const void *png;
+    size_t png_size;
+    raiiaf_get_image_data(src, &png, &png_size);
+    raiiaf_writer_set_image_png(w, png, png_size);
+    CHECK(raiiaf_writer_recompress_image(w, 10) == RAIIAF_EINVAL, "%s: level 10 refused", name);
+    CHECK(raiiaf_writer_recompress_image(w, 0) == RAIIAF_OK, "%s: recompress: %s", name,
+          raiiaf_writer_message(w));
+    void *out;
+    size_t out_size;
+    raiiaf_writer_write_memory(w, &out, &out_size);
+    raiiaf_writer_free(w);
+    raiiaf_ctx *back = open_mem(out, out_size);
+    raiiaf_image_info info2;
+    raiiaf_get_image_info(back, &info2);
+    CHECK(info2.format == info.format && info2.has_icc == info.has_icc &&
+              info2.srgb_intent == info.srgb_intent && info2.ppm_x == info.ppm_x &&
+              (info.gamma == 0) == (info2.gamma == 0) && info2.image_size != info.image_size,
+          "%s: recompressed PNG keeps its format and colour chunks (%llu -> %llu bytes)", name,
+          (unsigned long long)info.image_size, (unsigned long long)info2.image_size);
+    void *px2 = malloc(need);
+    CHECK(raiiaf_decode_image(back, info.format, px2, need) == RAIIAF_OK && !memcmp(px, px2, need),
+          "%s: recompressed pixels kept", name);
+    free(px2);
+    raiiaf_ctx_free(back);
+    raiiaf_free(out);
     free(px);
 }
 
