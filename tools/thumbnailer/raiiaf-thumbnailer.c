@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <png.h>
 #include <stdint.h>
@@ -34,8 +33,9 @@
 #define DEFAULT_SIZE 256
 #define MAX_SIZE 8192
 /* A thumbnailer runs on every file a file manager shows, so it refuses
- * images larger than this instead of spending gigabytes on a preview
- * (2^28 pixels is 16384 x 16384; RGBA16 would be 2 GiB). */
+ * images larger than this (16384 x 16384) through the library's pixel
+ * limit: decoding them would take seconds, and an interlaced one, which
+ * cannot be read row by row, gigabytes. */
 #define MAX_SOURCE_PIXELS (UINT64_C(1) << 28)
 
 static const char *program_name = "raiiaf-thumbnailer";
@@ -424,7 +424,7 @@ int main(int argc, char **argv)
     }
     raiiaf_limits limits;
     raiiaf_limits_default(&limits);
-    if (limits.max_image_pixels == 0 || limits.max_image_pixels > MAX_SOURCE_PIXELS)
+    if (limits.max_image_pixels > MAX_SOURCE_PIXELS)
         limits.max_image_pixels = MAX_SOURCE_PIXELS;
 
     int status = 1;
@@ -439,13 +439,6 @@ int main(int argc, char **argv)
         status = library_error(ctx, input, err);
         goto out;
     }
-    if (info.width == 0 || info.height == 0 ||
-        (uint64_t)info.width * info.height > MAX_SOURCE_PIXELS) {
-        fprintf(stderr, "%s: %s: image of %" PRIu32 "x%" PRIu32 " is too large for a thumbnail\n",
-                program_name, input, info.width, info.height);
-        goto out;
-    }
-
     /* Keep alpha only when the image has some, and decode 16-bit images
      * in 16 bits so that the averaging rounds once, at the end. */
     int has_alpha = info.format == RAIIAF_FMT_GA8 || info.format == RAIIAF_FMT_RGBA8 ||
