@@ -407,6 +407,7 @@ const char *tool_format_name(int format)
     case RAIIAF_FMT_GA16: return "GA16";
     case RAIIAF_FMT_RGB16: return "RGB16";
     case RAIIAF_FMT_RGBA16: return "RGBA16";
+    case RAIIAF_FMT_INDEX8: return "INDEX8";
     default: return "unknown";
     }
 }

@@ -225,7 +225,11 @@ enum raiiaf_format {
     /* 8 bits per sample */
     RAIIAF_FMT_G8 = 1, RAIIAF_FMT_GA8, RAIIAF_FMT_RGB8, RAIIAF_FMT_RGBA8,
     /* 16 bits per sample, host byte order */
-    RAIIAF_FMT_G16, RAIIAF_FMT_GA16, RAIIAF_FMT_RGB16, RAIIAF_FMT_RGBA16
+    RAIIAF_FMT_G16, RAIIAF_FMT_GA16, RAIIAF_FMT_RGB16, RAIIAF_FMT_RGBA16,
+    /* one palette index per byte: decoding a palette PNG as it is stored
+     * (raiiaf_get_png_colour() has the palette), or writing one
+     * (raiiaf_pixels.palette) */
+    RAIIAF_FMT_INDEX8
 };
 
 /* Bytes per pixel of a format, 0 for an invalid one. */
@@ -259,12 +263,40 @@ RAIIAF_API int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t 
 RAIIAF_API int raiiaf_get_icc_profile(raiiaf_ctx *ctx, const void **data, size_t *size,
                                       const char **name);
 
+/* What the PNG's own chunks say about its colours, as libpng reads them
+ * (chunks libpng finds invalid are left out). A host that keeps palettes
+ * or builds a colour profile from gAMA/cHRM, as GIMP does, needs these. */
+typedef struct raiiaf_png_colour {
+    unsigned palette_count;      /* PLTE entries (1-256), 0 without PLTE */
+    uint8_t palette[256][3];     /* R, G, B of each entry */
+    unsigned palette_alpha_count;/* tRNS of a palette PNG: alpha of the */
+    uint8_t palette_alpha[256];  /* first entries; the others are opaque */
+    int has_trns_value;          /* tRNS of a grey or RGB PNG: the one */
+    uint16_t trns_gray, trns_red, trns_green, trns_blue; /* transparent value */
+    int has_gamma;               /* gAMA */
+    double gamma;                /* file gamma, e.g. 0.45455 */
+    int has_chromaticities;      /* cHRM */
+    double white_x, white_y, red_x, red_y, green_x, green_y, blue_x, blue_y;
+    int srgb_intent;             /* sRGB rendering intent 0-3, -1 without sRGB */
+    int has_icc;                 /* iCCP: raiiaf_get_icc_profile() */
+    int has_sbit;                /* sBIT: significant bits per channel */
+    uint8_t sbit_gray, sbit_red, sbit_green, sbit_blue, sbit_alpha;
+    int has_background;          /* bKGD, at the PNG's bit depth, or */
+    uint16_t background_gray, background_red, background_green, background_blue;
+    uint8_t background_index;    /* the palette index of a palette PNG */
+} raiiaf_png_colour;
+
+/* Reads the embedded PNG's chunks up to its pixels (no pixel is decoded). */
+RAIIAF_API int raiiaf_get_png_colour(raiiaf_ctx *ctx, raiiaf_png_colour *colour);
+
 /* Bytes raiiaf_decode_image() needs for `format` (rows packed, no padding). */
 RAIIAF_API int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *size);
 
 /* Decodes the pixels into out, converting to `format`: palette and low bit
  * depths expand, tRNS becomes alpha, grey and RGB convert, 8 <-> 16 bits
- * scale exactly. No colour management: samples are as the PNG stores them. */
+ * scale exactly. No colour management: samples are as the PNG stores them.
+ * RAIIAF_FMT_INDEX8 gives a palette PNG's indices (RAIIAF_EINVAL for any
+ * other PNG). */
 RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size);
 
 /* Row by row, for callers that never need the whole picture at once (a
@@ -311,6 +343,13 @@ typedef struct raiiaf_pixels {
     int has_chromaticities; /* cHRM chunk */
     double white_x, white_y, red_x, red_y, green_x, green_y, blue_x, blue_y;
     uint32_t ppm_x, ppm_y;  /* pHYs: pixels per metre */
+    /* RAIIAF_FMT_INDEX8: a palette PNG (PLTE, and tRNS when alpha is
+     * given), at the smallest bit depth that holds palette_count entries.
+     * Every index must be below palette_count. */
+    const uint8_t *palette;       /* palette_count R, G, B triples */
+    unsigned palette_count;       /* 1-256 */
+    const uint8_t *palette_alpha; /* optional: alpha of the first */
+    unsigned palette_alpha_count; /* palette_alpha_count entries */
 } raiiaf_pixels;
 RAIIAF_API int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *pixels,
                                               int compression_level);

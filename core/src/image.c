@@ -1,4 +1,5 @@
 #include "internal.h"
+#include "pngcolour.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -159,6 +160,28 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
     return RAIIAF_OK;
 }
 
+int rf_png_read_header(const uint8_t *data, size_t size, const raiiaf_limits *limits,
+                       rf_png_header_fn fn, void *user, rf_msg *msg)
+{
+    if (!rf_is_png(data, size))
+        return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
+    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
+    png_structp png = new_reader(&io, limits);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!pi) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    }
+    if (setjmp(io.jmp)) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        return RAIIAF_EPNG;
+    }
+    png_read_info(png, pi);
+    int err = fn(png, pi, user);
+    png_destroy_read_struct(&png, &pi, NULL);
+    return err;
+}
+
 static bool format_has_alpha(int f)
 {
     return f == RAIIAF_FMT_GA8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_GA16 ||
@@ -217,6 +240,12 @@ static int setup_rows(rf_png_rows *r, const raiiaf_limits *limits, size_t out_si
     bool want_alpha = format_has_alpha(format), want_color = format_is_color(format);
     bool want16 = format_is_16(format);
 
+    if (format == RAIIAF_FMT_INDEX8) {
+        if (ctype != PNG_COLOR_TYPE_PALETTE)
+            return rf_fail(msg, RAIIAF_EINVAL, "palette indices asked of a PNG without palette");
+        png_set_packing(png);
+        goto converted;
+    }
     if (ctype == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
@@ -240,6 +269,7 @@ static int setup_rows(rf_png_rows *r, const raiiaf_limits *limits, size_t out_si
         png_set_strip_alpha(png);
     else if (!has_alpha && want_alpha)
         png_set_add_alpha(png, 0xffff, PNG_FILLER_AFTER);
+converted:
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
     if (want16)
         png_set_swap(png);
@@ -346,6 +376,15 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     int f = px->format;
     int ctype = format_is_color(f) ? (format_has_alpha(f) ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB)
                                    : (format_has_alpha(f) ? PNG_COLOR_TYPE_GA : PNG_COLOR_TYPE_GRAY);
+    int depth = format_is_16(f) ? 16 : 8;
+    if (f == RAIIAF_FMT_INDEX8) {
+        int err = rf_check_palette(px, stride, msg);
+        if (err)
+            return err;
+        ctype = PNG_COLOR_TYPE_PALETTE;
+        depth = px->palette_count <= 2 ? 1 : px->palette_count <= 4 ? 2
+                : px->palette_count <= 16 ? 4 : 8;
+    }
     png_io o = {.msg = msg, .who = "PNG encoder"};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, png_error_cb,
                                               png_warning_cb);
@@ -361,8 +400,10 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     }
     png_set_write_fn(png, &o, png_write_cb, png_flush_cb);
     png_set_compression_level(png, level < 0 ? 6 : level);
-    png_set_IHDR(png, pi, px->width, px->height, format_is_16(f) ? 16 : 8, ctype,
+    png_set_IHDR(png, pi, px->width, px->height, depth, ctype,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        rf_png_set_palette(png, pi, px);
     if (px->icc && px->icc_size)
         png_set_iCCP(png, pi, px->icc_name ? px->icc_name : "ICC profile", 0, px->icc,
                      (png_uint_32)px->icc_size);
@@ -376,6 +417,8 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     if (px->ppm_x && px->ppm_y)
         png_set_pHYs(png, pi, px->ppm_x, px->ppm_y, PNG_RESOLUTION_METER);
     png_write_info(png, pi);
+    if (depth < 8)
+        png_set_packing(png);
 #if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
     if (format_is_16(f))
         png_set_swap(png);

@@ -263,6 +263,7 @@ size_t raiiaf_format_pixel_size(int format)
     case RAIIAF_FMT_GA16: return 4;
     case RAIIAF_FMT_RGB16: return 6;
     case RAIIAF_FMT_RGBA16: return 8;
+    case RAIIAF_FMT_INDEX8: return 1;
     default: return 0;
     }
 }
