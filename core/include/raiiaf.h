@@ -409,14 +409,77 @@ RAIIAF_API int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, si
 RAIIAF_API int raiiaf_writer_set_software(raiiaf_writer *w, const char *name,
                                           const char *version, const char *action);
 
-/* Builds the file. raiiaf_writer_write_file() writes it next to the target,
- * syncs it and renames it into place: an error leaves an existing file
- * untouched. raiiaf_writer_write_memory() hands out a malloc'd buffer to
+/* Builds the file. raiiaf_writer_write_file() writes it through a
+ * raiiaf_output (below): an error leaves an existing file untouched, a
+ * symbolic link is written through, mode and owner are kept. raiiaf_writer_write_memory() hands out a malloc'd buffer to
  * release with raiiaf_free(). */
 RAIIAF_API int raiiaf_writer_write_file(raiiaf_writer *w, const char *path);
 RAIIAF_API int raiiaf_writer_write_memory(raiiaf_writer *w, void **data, size_t *size);
 
 RAIIAF_API void raiiaf_free(void *p);
+
+/* ---------------------------------------------------------------------
+ * Files written all or nothing (raiiaf_output)
+ *
+ * The one way the suite replaces a file: the data goes to a temporary file
+ * in the target's folder, and raiiaf_output_commit() syncs it and gives it
+ * the target's name in one step. Until then the old file is untouched, so a
+ * full disk, an error or a killed process never leaves a truncated or
+ * half-written target.
+ *
+ * - The temporary file is unnamed (O_TMPFILE, linked in by commit) where
+ *   the file system and /proc allow it: a killed process leaves nothing.
+ *   Elsewhere it is a hidden ".NAME.raiiaf-tmp-PID-XXXXXXXX" beside the
+ *   target. Opening an output removes such files of processes that are
+ *   gone (or older than an hour) from the target's folder.
+ * - Replacing keeps the old file's mode and, where allowed, its owner and
+ *   group. A new file gets 0666 less the umask.
+ * - A symbolic link is written through: its target is replaced and the
+ *   link stays, as cp and GIMP do (unless RAIIAF_OUTPUT_NO_FOLLOW). A
+ *   target with other hard links keeps its inode: commit reserves the
+ *   space, then copies the complete, synced data over it, so every name
+ *   sees the new content (a crash during that copy can leave it
+ *   half-written; a full disk fails before it starts).
+ * - A folder, device, pipe or socket at the target is refused: write to
+ *   those directly.
+ * Errors are RAIIAF_EIO (raiiaf_output_errno() keeps errno: EEXIST when
+ * RAIIAF_OUTPUT_NO_REPLACE found a file), RAIIAF_ENOMEM, RAIIAF_EINVAL or
+ * RAIIAF_EBADSTATE, with a message naming the path.
+ * ------------------------------------------------------------------- */
+typedef struct raiiaf_output raiiaf_output;
+
+enum raiiaf_output_flags {
+    /* Commit fails with EEXIST if the name exists (a symbolic link
+     * included) instead of replacing it. */
+    RAIIAF_OUTPUT_NO_REPLACE = 1,
+    /* A symbolic link at the name is replaced, not written through. */
+    RAIIAF_OUTPUT_NO_FOLLOW = 2,
+    /* The folder holding the file must not be a symbolic link (its last
+     * component is opened with O_NOFOLLOW): for sub-folders a tool created
+     * itself inside a folder an attacker may have prepared. */
+    RAIIAF_OUTPUT_NO_FOLLOW_DIR = 4
+};
+
+RAIIAF_API raiiaf_output *raiiaf_output_new(void);
+/* Creates the temporary file for `path` (one call per output object). */
+RAIIAF_API int raiiaf_output_open(raiiaf_output *o, const char *path, unsigned flags);
+/* The same with `path` relative to the folder dirfd (or AT_FDCWD). */
+RAIIAF_API int raiiaf_output_openat(raiiaf_output *o, int dirfd, const char *path,
+                                    unsigned flags);
+/* The temporary file's descriptor, for writers of their own (libpng,
+ * stdio through dup()). It belongs to the output: do not close it. */
+RAIIAF_API int raiiaf_output_fd(const raiiaf_output *o);
+RAIIAF_API int raiiaf_output_write(raiiaf_output *o, const void *data, size_t size);
+/* Syncs the data and puts it in place; after an error the temporary file
+ * is gone and the target as it was. */
+RAIIAF_API int raiiaf_output_commit(raiiaf_output *o);
+/* Removes a committed file again (a tool taking back an all-or-nothing set
+ * of new files). */
+RAIIAF_API int raiiaf_output_remove(raiiaf_output *o);
+RAIIAF_API const char *raiiaf_output_message(const raiiaf_output *o);
+RAIIAF_API int raiiaf_output_errno(const raiiaf_output *o);
+/* Frees the object; an uncommitted temporary file is removed. */
+RAIIAF_API void raiiaf_output_free(raiiaf_output *o);
 
 #ifdef __cplusplus
 }

@@ -1048,42 +1048,9 @@ int raiiaf_writer_write_memory(raiiaf_writer *w, void **data, size_t *size)
     return RAIIAF_OK;
 }
 
-typedef struct fd_out {
-    int fd;
-    int saved_errno;
-} fd_out;
-
-static int emit_fd(void *user, const void *data, size_t size)
+static int emit_output(void *user, const void *data, size_t size)
 {
-    fd_out *o = user;
-    const uint8_t *p = data;
-    while (size) {
-        ssize_t n = write(o->fd, p, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            o->saved_errno = errno;
-            return RAIIAF_EIO;
-        }
-        p += n;
-        size -= (size_t)n;
-    }
-    return RAIIAF_OK;
-}
-
-static mode_t current_umask(void)
-{
-    /* Read without changing it (umask() would race other threads). */
-    FILE *f = fopen("/proc/self/status", "re");
-    unsigned mask = 022;
-    if (f) {
-        char line[128];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "Umask: %o", &mask) == 1)
-                break;
-        fclose(f);
-    }
-    return (mode_t)mask;
+    return raiiaf_output_write(user, data, size);
 }
 
 int raiiaf_writer_write_file(raiiaf_writer *w, const char *path)
@@ -1094,57 +1061,19 @@ int raiiaf_writer_write_file(raiiaf_writer *w, const char *path)
     int err = build(w, &b);
     if (err)
         return err;
-
-    /* A temporary file in the target's folder, renamed over the target only
-     * once complete and synced. */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) : 0;
-    const char *base = slash ? slash + 1 : path;
-    char dir[PATH_MAX], tmp[PATH_MAX];
-    if (dirlen >= sizeof dir || strlen(path) + 24 >= sizeof tmp) {
+    raiiaf_output *o = raiiaf_output_new();
+    if (!o) {
         free_built(&b);
-        return rf_fail(&w->msg, RAIIAF_EINVAL, "path too long");
+        return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     }
-    if (slash) {
-        memcpy(dir, path, dirlen ? dirlen : 1);
-        dir[dirlen ? dirlen : 1] = 0;
-    } else {
-        strcpy(dir, ".");
-    }
-    snprintf(tmp, sizeof tmp, "%.*s%s.%s.XXXXXX", (int)dirlen, path, slash ? "/" : "", base);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        free_built(&b);
-        return rf_fail(&w->msg, RAIIAF_EIO, "cannot create a file in %s: %s", dir, strerror(e));
-    }
-    struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : (0666 & ~current_umask());
-    fd_out o = {fd, 0};
-    err = emit_all(w, &b, emit_fd, &o);
+    err = raiiaf_output_open(o, path, 0);
+    if (!err)
+        err = emit_all(w, &b, emit_output, o);
     free_built(&b);
-    if (!err && fchmod(fd, mode) != 0)
-        o.saved_errno = errno; /* not fatal: the data is what matters */
-    if (!err && fsync(fd) != 0) {
-        o.saved_errno = errno;
-        err = RAIIAF_EIO;
-    }
-    if (close(fd) != 0 && !err) {
-        o.saved_errno = errno;
-        err = RAIIAF_EIO;
-    }
-    if (!err && rename(tmp, path) != 0) {
-        o.saved_errno = errno;
-        err = RAIIAF_EIO;
-    }
-    if (err) {
-        unlink(tmp);
-        return rf_fail(&w->msg, err, "cannot write %s: %s", path, strerror(o.saved_errno));
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { /* make the rename itself durable */
-        fsync(dfd);
-        close(dfd);
-    }
-    return RAIIAF_OK;
+    if (!err)
+        err = raiiaf_output_commit(o);
+    if (err)
+        rf_fail(&w->msg, err, "%s", raiiaf_output_message(o));
+    raiiaf_output_free(o);
+    return err;
 }
