@@ -71,18 +71,6 @@ void tool_print_version(FILE *out)
     }
 }
 
-const char *tool_ctx_error(const raiiaf_ctx *ctx, int rc)
-{
-    const char *msg = ctx ? raiiaf_ctx_message(ctx) : NULL;
-    return msg && *msg ? msg : raiiaf_strerror(rc);
-}
-
-const char *tool_writer_error(const raiiaf_writer *w, int rc)
-{
-    const char *msg = w ? raiiaf_writer_message(w) : NULL;
-    return msg && *msg ? msg : raiiaf_strerror(rc);
-}
-
 /* Length of the valid UTF-8 sequence at s (1-4), or 0. C1 control
  * characters (U+0080-U+009F) count as invalid: terminals act on them. */
 static size_t utf8_sequence(const unsigned char *s)
@@ -375,15 +363,6 @@ void tool_outputs_free(tool_outputs *set)
     free(set->items);
     set->items = NULL;
     set->count = set->capacity = 0;
-}
-
-const char *tool_dtype_name(int dtype)
-{
-    switch (dtype) {
-    case RAIIAF_FLOAT32: return "float32";
-    case RAIIAF_FLOAT16: return "float16";
-    default: return "unknown";
-    }
 }
 
 const char *tool_storage_name(int storage)

@@ -41,11 +41,6 @@ int tool_usage_hint(const char *prog);
 /* "raiiaf 0.1.0 (libraiiaf 0.1.0)" and the library's dependencies. */
 void tool_print_version(FILE *out);
 
-/* The most precise message for a failed call on ctx: the context's own
- * message when it has one, otherwise the error code's sentence. */
-const char *tool_ctx_error(const raiiaf_ctx *ctx, int rc);
-const char *tool_writer_error(const raiiaf_writer *w, int rc);
-
 /* Text from a file (keys, prompts, paths) made safe for a terminal:
  * control characters and invalid UTF-8 become \xNN escapes, so that a
  * hostile file cannot send escape sequences. Newlines are kept and followed
@@ -87,7 +82,6 @@ void tool_outputs_free(tool_outputs *set);
 int tool_write_all(int fd, const void *buf, size_t size);
 
 /* Names for enum values. */
-const char *tool_dtype_name(int dtype);
 const char *tool_storage_name(int storage);
 const char *tool_format_name(int format);
 const char *tool_color_type_name(int png_color_type);

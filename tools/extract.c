@@ -164,6 +164,13 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* A file written whole from a buffer: image, manifest, environment. */
+typedef struct payload {
+    const char *name; /* in DIR; NULL when the file has none */
+    const void *data;
+    size_t size;
+} payload;
+
 typedef struct extraction {
     const char *input;
     const char *dir;
@@ -171,10 +178,18 @@ typedef struct extraction {
     bool made_dir, made_latent_dir; /* created by this run: removed on failure */
     raiiaf_ctx *ctx;
     tool_outputs outs;
+    payload payloads[3];
     char **latent_names; /* file names, one per latent */
     size_t latent_count;
     char err[1024];
 } extraction;
+
+/* Reports the library's message for a failed call on the input. */
+static int input_error(const extraction *x)
+{
+    tool_error("%s: %s", x->input, raiiaf_ctx_message(x->ctx));
+    return TOOL_EXIT_FAILURE;
+}
 
 /* DIR/latents/NAME.npy, malloc'd. */
 static char *latent_path(const extraction *x, size_t index)
@@ -203,7 +218,7 @@ static int extract_latents(extraction *x)
         raiiaf_latent_info li;
         int rc = raiiaf_get_latent_info(x->ctx, i, &li);
         if (rc != RAIIAF_OK) {
-            tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
+            input_error(x);
             goto out;
         }
         if (li.decoded_size > SIZE_MAX) {
@@ -218,7 +233,7 @@ static int extract_latents(extraction *x)
         }
         rc = raiiaf_decode_latent(x->ctx, i, data, size);
         if (rc != RAIIAF_OK) {
-            tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
+            input_error(x);
             free(data);
             goto out;
         }
@@ -253,74 +268,54 @@ out:
     return status;
 }
 
-/* Plans the names, refuses existing targets, then writes. */
-static int extract(extraction *x)
+/* The image (its bytes as stored), the manifest and the environment. */
+static int read_payloads(extraction *x)
 {
-    int rc = raiiaf_open_file(x->ctx, x->input);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
-        return TOOL_EXIT_FAILURE;
-    }
-
-    /* The image: its bytes as stored. Something other than PNG is still
-     * extracted, under a name that does not claim it is PNG. */
+    /* Something other than PNG is still extracted, under a name that does
+     * not claim it is PNG. */
+    payload *image = &x->payloads[0], *manifest = &x->payloads[1], *env = &x->payloads[2];
     raiiaf_image_info ii;
-    const void *image = NULL;
-    size_t image_size = 0;
-    const char *image_name = "image.png";
-    rc = raiiaf_get_image_info(x->ctx, &ii);
+    image->name = "image.png";
+    int rc = raiiaf_get_image_info(x->ctx, &ii);
     if (rc == RAIIAF_ENOTPNG) {
-        image_name = "image.bin";
-        tool_warning("%s: the image chunk does not hold a PNG: written as %s", x->input, image_name);
+        image->name = "image.bin";
+        tool_warning("%s: the image chunk does not hold a PNG: written as %s", x->input, image->name);
         rc = RAIIAF_OK;
     }
     if (rc == RAIIAF_OK)
-        rc = raiiaf_get_image_data(x->ctx, &image, &image_size);
+        rc = raiiaf_get_image_data(x->ctx, &image->data, &image->size);
     if (rc == RAIIAF_ENOIMAGE) {
         tool_warning("%s: the file has no image", x->input);
-        image = NULL;
+        image->name = NULL;
     } else if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
-        return TOOL_EXIT_FAILURE;
+        return input_error(x);
     }
+    manifest->name = "manifest.json";
+    if (raiiaf_get_manifest_json(x->ctx, (const char **)&manifest->data, &manifest->size) != RAIIAF_OK)
+        return input_error(x);
+    if (raiiaf_get_env_json(x->ctx, (const char **)&env->data, &env->size) != RAIIAF_OK)
+        return input_error(x);
+    env->name = env->data ? "env.json" : NULL;
+    return TOOL_EXIT_OK;
+}
 
-    const char *manifest;
-    size_t manifest_size;
-    rc = raiiaf_get_manifest_json(x->ctx, &manifest, &manifest_size);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
-        return TOOL_EXIT_FAILURE;
-    }
-    const char *env;
-    size_t env_size;
-    rc = raiiaf_get_env_json(x->ctx, &env, &env_size);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
-        return TOOL_EXIT_FAILURE;
-    }
-
-    rc = raiiaf_get_latent_count(x->ctx, &x->latent_count);
-    if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
-        return TOOL_EXIT_FAILURE;
-    }
+/* A file name for each latent. */
+static int plan_latent_names(extraction *x)
+{
+    if (raiiaf_get_latent_count(x->ctx, &x->latent_count) != RAIIAF_OK)
+        return input_error(x);
     x->latent_names = calloc(x->latent_count ? x->latent_count : 1, sizeof *x->latent_names);
-    if (!x->latent_names) {
-        tool_error("out of memory");
-        return TOOL_EXIT_FAILURE;
-    }
     const char **keys = calloc(x->latent_count ? x->latent_count : 1, sizeof *keys);
-    if (!keys) {
+    if (!x->latent_names || !keys) {
+        free(keys);
         tool_error("out of memory");
         return TOOL_EXIT_FAILURE;
     }
     for (size_t i = 0; i < x->latent_count; i++) {
         raiiaf_latent_info li;
-        rc = raiiaf_get_latent_info(x->ctx, i, &li);
-        if (rc != RAIIAF_OK) {
-            tool_error("%s: %s", x->input, tool_ctx_error(x->ctx, rc));
+        if (raiiaf_get_latent_info(x->ctx, i, &li) != RAIIAF_OK) {
             free(keys);
-            return TOOL_EXIT_FAILURE;
+            return input_error(x);
         }
         keys[i] = li.key ? li.key : "";
     }
@@ -330,87 +325,86 @@ static int extract(extraction *x)
         tool_error("out of memory");
         return TOOL_EXIT_FAILURE;
     }
+    return TOOL_EXIT_OK;
+}
 
-    /* Refuse before writing anything. */
-    if (!x->force) {
-        const char *fixed[] = {image ? image_name : NULL, "manifest.json", env ? "env.json" : NULL};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
-            if (!fixed[i])
-                continue;
-            char *path = join_path(x->dir, fixed[i], NULL);
-            bool taken = path && exists(path);
-            if (taken)
-                tool_error("%s already exists (--force replaces it)", path);
-            free(path);
-            if (taken)
-                return TOOL_EXIT_FAILURE;
-        }
-        for (size_t i = 0; i < x->latent_count; i++) {
-            char *path = latent_path(x, i);
-            bool taken = path && exists(path);
-            if (taken)
-                tool_error("%s already exists (--force replaces it)", path);
-            free(path);
-            if (taken)
-                return TOOL_EXIT_FAILURE;
-        }
+/* Without --force, refuses before anything is written. */
+static int refuse_existing(const extraction *x)
+{
+    size_t n = sizeof x->payloads / sizeof x->payloads[0];
+    for (size_t i = 0; i < n + x->latent_count; i++) {
+        const char *name = i < n ? x->payloads[i].name : "";
+        if (!name)
+            continue;
+        char *path = i < n ? join_path(x->dir, name, NULL) : latent_path(x, i - n);
+        bool taken = path && exists(path);
+        if (taken)
+            tool_error("%s already exists (--force replaces it)", path);
+        free(path);
+        if (taken)
+            return TOOL_EXIT_FAILURE;
     }
+    return TOOL_EXIT_OK;
+}
 
-    x->made_dir = !exists(x->dir);
-    if (tool_make_dirs(x->dir, x->err, sizeof x->err) != 0) {
-        tool_error("%s", x->err);
-        return TOOL_EXIT_FAILURE;
-    }
-    char *path;
-    if (image) {
-        path = join_path(x->dir, image_name, NULL);
-        if (!path || write_buffer(&x->outs, path, image, image_size, x->err, sizeof x->err) != 0) {
+static int write_payloads(extraction *x)
+{
+    for (size_t i = 0; i < sizeof x->payloads / sizeof x->payloads[0]; i++) {
+        const payload *p = &x->payloads[i];
+        if (!p->name)
+            continue;
+        char *path = join_path(x->dir, p->name, NULL);
+        if (!path || write_buffer(&x->outs, path, p->data, p->size, x->err, sizeof x->err) != 0) {
             tool_error("%s", path ? x->err : "out of memory");
             free(path);
             return TOOL_EXIT_FAILURE;
         }
         free(path);
     }
-    path = join_path(x->dir, "manifest.json", NULL);
-    if (!path || write_buffer(&x->outs, path, manifest, manifest_size, x->err, sizeof x->err) != 0) {
-        tool_error("%s", path ? x->err : "out of memory");
-        free(path);
-        return TOOL_EXIT_FAILURE;
-    }
-    free(path);
-    if (env) {
-        path = join_path(x->dir, "env.json", NULL);
-        if (!path || write_buffer(&x->outs, path, env, env_size, x->err, sizeof x->err) != 0) {
-            tool_error("%s", path ? x->err : "out of memory");
-            free(path);
-            return TOOL_EXIT_FAILURE;
-        }
-        free(path);
-    }
-    if (extract_latents(x) != TOOL_EXIT_OK)
-        return TOOL_EXIT_FAILURE;
+    return TOOL_EXIT_OK;
+}
 
+/* Moves every file into place; with --verbose, prints their names. */
+static int commit(extraction *x)
+{
     /* Keep the names for --verbose: commit frees the set. */
     size_t count = x->outs.count;
     char **written = calloc(count ? count : 1, sizeof *written);
     for (size_t i = 0; written && i < count; i++)
         written[i] = strdup(x->outs.items[i].path);
+    int status = TOOL_EXIT_OK;
     if (tool_outputs_commit(&x->outs, x->force, x->err, sizeof x->err) != 0) {
         tool_error("%s", x->err);
-        for (size_t i = 0; written && i < count; i++)
-            free(written[i]);
-        free(written);
-        return TOOL_EXIT_FAILURE;
+        status = TOOL_EXIT_FAILURE;
     }
     for (size_t i = 0; written && i < count; i++) {
-        if (x->verbose && written[i]) {
+        if (status == TOOL_EXIT_OK && x->verbose && written[i]) {
             tool_print_text(stdout, written[i], NULL);
             fputc('\n', stdout);
         }
         free(written[i]);
     }
     free(written);
-    return TOOL_EXIT_OK;
+    return status;
+}
+
+/* Plans the names, refuses existing targets, then writes. */
+static int extract(extraction *x)
+{
+    if (raiiaf_open_file(x->ctx, x->input) != RAIIAF_OK)
+        return input_error(x);
+    if (read_payloads(x) != TOOL_EXIT_OK || plan_latent_names(x) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAILURE;
+    if (!x->force && refuse_existing(x) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAILURE;
+    x->made_dir = !exists(x->dir);
+    if (tool_make_dirs(x->dir, x->err, sizeof x->err) != 0) {
+        tool_error("%s", x->err);
+        return TOOL_EXIT_FAILURE;
+    }
+    if (write_payloads(x) != TOOL_EXIT_OK || extract_latents(x) != TOOL_EXIT_OK)
+        return TOOL_EXIT_FAILURE;
+    return commit(x);
 }
 
 int cmd_extract(int argc, char **argv)

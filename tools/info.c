@@ -93,9 +93,9 @@ static bool starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static void report(const char *path, const char *what, raiiaf_ctx *ctx, int rc)
+static void report(const char *path, const char *what, raiiaf_ctx *ctx)
 {
-    tool_error("%s: %s%s%s", path, what ? what : "", what ? ": " : "", tool_ctx_error(ctx, rc));
+    tool_error("%s: %s%s%s", path, what ? what : "", what ? ": " : "", raiiaf_ctx_message(ctx));
 }
 
 /* The environment is read first, before anything that flattens the
@@ -113,7 +113,7 @@ static void read_env(raiiaf_ctx *ctx, env_result *env)
     env->json = NULL;
     env->size = 0;
     env->rc = raiiaf_get_env_json(ctx, &env->json, &env->size);
-    snprintf(env->message, sizeof env->message, "%s", env->rc ? tool_ctx_error(ctx, env->rc) : "");
+    snprintf(env->message, sizeof env->message, "%s", env->rc ? raiiaf_ctx_message(ctx) : "");
 }
 
 static int print_image(const char *path, raiiaf_ctx *ctx)
@@ -136,7 +136,7 @@ static int print_image(const char *path, raiiaf_ctx *ctx)
         return TOOL_EXIT_OK;
     }
     if (rc != RAIIAF_OK) {
-        report(path, "image", ctx, rc);
+        report(path, "image", ctx);
         return TOOL_EXIT_FAILURE;
     }
     print_key("image", 2);
@@ -170,7 +170,7 @@ static int print_latents(const char *path, raiiaf_ctx *ctx)
     size_t count;
     int rc = raiiaf_get_latent_count(ctx, &count);
     if (rc != RAIIAF_OK) {
-        report(path, "latents", ctx, rc);
+        report(path, "latents", ctx);
         return TOOL_EXIT_FAILURE;
     }
     print_key("latents", 2);
@@ -179,13 +179,13 @@ static int print_latents(const char *path, raiiaf_ctx *ctx)
         raiiaf_latent_info li;
         rc = raiiaf_get_latent_info(ctx, i, &li);
         if (rc != RAIIAF_OK) {
-            report(path, "latent", ctx, rc);
+            report(path, "latent", ctx);
             return TOOL_EXIT_FAILURE;
         }
         char shape[RAIIAF_MAX_DIMS * 21 + 1];
         tool_format_shape(li.shape, li.ndim, shape, sizeof shape);
         print_key(li.key ? li.key : "", 4);
-        printf("%s %s %s, %" PRIu64 " bytes, %" PRIu64 " stored\n", tool_dtype_name(li.dtype), shape,
+        printf("%s %s %s, %" PRIu64 " bytes, %" PRIu64 " stored\n", raiiaf_dtype_name(li.dtype), shape,
                tool_storage_name(li.storage), li.decoded_size, li.stored_size);
     }
     return TOOL_EXIT_OK;
@@ -197,7 +197,7 @@ static int info_readable(const char *path, raiiaf_ctx *ctx)
     raiiaf_header h;
     int rc = raiiaf_get_header(ctx, &h);
     if (rc != RAIIAF_OK) {
-        report(path, "header", ctx, rc);
+        report(path, "header", ctx);
         return TOOL_EXIT_FAILURE;
     }
     env_result env;
@@ -222,7 +222,7 @@ static int info_readable(const char *path, raiiaf_ctx *ctx)
     size_t count = 0;
     rc = raiiaf_get_text_count(ctx, &count);
     if (rc != RAIIAF_OK) {
-        report(path, "metadata", ctx, rc);
+        report(path, "metadata", ctx);
         status = TOOL_EXIT_FAILURE;
         count = 0;
     }
@@ -276,10 +276,10 @@ static json_object *parse_json(const char *text, size_t size)
     return obj;
 }
 
-static void add_error(json_object *errors, const char *what, raiiaf_ctx *ctx, int rc)
+static void add_error(json_object *errors, const char *what, raiiaf_ctx *ctx)
 {
     char line[1024];
-    snprintf(line, sizeof line, "%s: %s", what, tool_ctx_error(ctx, rc));
+    snprintf(line, sizeof line, "%s: %s", what, raiiaf_ctx_message(ctx));
     json_object_array_add(errors, json_object_new_string(line));
 }
 
@@ -301,7 +301,7 @@ static json_object *json_image(raiiaf_ctx *ctx, json_object *errors)
         return NULL;
     }
     if (rc != RAIIAF_OK) {
-        add_error(errors, "image", ctx, rc);
+        add_error(errors, "image", ctx);
         json_object_put(img);
         return NULL;
     }
@@ -340,14 +340,14 @@ static json_object *json_latents(raiiaf_ctx *ctx, json_object *errors)
     size_t count;
     int rc = raiiaf_get_latent_count(ctx, &count);
     if (rc != RAIIAF_OK) {
-        add_error(errors, "latents", ctx, rc);
+        add_error(errors, "latents", ctx);
         return arr;
     }
     for (size_t i = 0; i < count; i++) {
         raiiaf_latent_info li;
         rc = raiiaf_get_latent_info(ctx, i, &li);
         if (rc != RAIIAF_OK) {
-            add_error(errors, "latent", ctx, rc);
+            add_error(errors, "latent", ctx);
             break;
         }
         json_object *o = json_object_new_object();
@@ -355,7 +355,7 @@ static json_object *json_latents(raiiaf_ctx *ctx, json_object *errors)
         for (unsigned d = 0; d < li.ndim && d < RAIIAF_MAX_DIMS; d++)
             json_object_array_add(shape, json_object_new_uint64(li.shape[d]));
         json_object_object_add(o, "key", json_object_new_string(li.key ? li.key : ""));
-        json_object_object_add(o, "dtype", json_object_new_string(tool_dtype_name(li.dtype)));
+        json_object_object_add(o, "dtype", json_object_new_string(raiiaf_dtype_name(li.dtype)));
         json_object_object_add(o, "shape", shape);
         json_object_object_add(o, "storage", json_object_new_string(tool_storage_name(li.storage)));
         json_object_object_add(o, "bytes", json_object_new_uint64(li.decoded_size));
@@ -382,7 +382,7 @@ static int info_json(const char *path, raiiaf_ctx *ctx, json_object *doc)
         json_object_object_add(hdr, "reserved", json_object_new_uint64(h.reserved));
         json_object_object_add(doc, "header", hdr);
     } else {
-        add_error(errors, "header", ctx, rc);
+        add_error(errors, "header", ctx);
     }
 
     json_object_object_add(doc, "image", json_image(ctx, errors));
@@ -400,7 +400,7 @@ static int info_json(const char *path, raiiaf_ctx *ctx, json_object *doc)
             json_object_object_get_ex(meta, "model_info", &model_info))
             json_object_get(model_info);
     } else {
-        add_error(errors, "manifest", ctx, rc);
+        add_error(errors, "manifest", ctx);
     }
     json_object_object_add(doc, "model_info", model_info);
 
@@ -410,7 +410,7 @@ static int info_json(const char *path, raiiaf_ctx *ctx, json_object *doc)
     size_t count;
     rc = raiiaf_get_text_count(ctx, &count);
     if (rc != RAIIAF_OK) {
-        add_error(errors, "metadata", ctx, rc);
+        add_error(errors, "metadata", ctx);
         count = 0;
     }
     for (size_t i = 0; i < count; i++) {
@@ -476,9 +476,9 @@ int cmd_info(int argc, char **argv)
         if (doc)
             json_object_object_add(doc, "file", json_object_new_string(path));
         if (rc != RAIIAF_OK) {
-            tool_error("%s: %s", path, tool_ctx_error(ctx, rc));
+            tool_error("%s: %s", path, raiiaf_ctx_message(ctx));
             if (doc)
-                json_object_object_add(doc, "error", json_object_new_string(tool_ctx_error(ctx, rc)));
+                json_object_object_add(doc, "error", json_object_new_string(raiiaf_ctx_message(ctx)));
             status = TOOL_EXIT_FAILURE;
         } else if (json) {
             if (info_json(path, ctx, doc) != TOOL_EXIT_OK)

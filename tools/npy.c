@@ -39,13 +39,28 @@ static void set_error(char *err, size_t err_size, const char *fmt, ...)
     va_end(ap);
 }
 
-size_t npy_dtype_size(int dtype)
+/* "float32 ('<f4') or float16 ('<f2')": the dtypes the library knows. */
+static void describe_dtypes(char *out, size_t out_size)
 {
-    switch (dtype) {
-    case RAIIAF_FLOAT32: return 4;
-    case RAIIAF_FLOAT16: return 2;
-    default: return 0;
+    size_t n = 0;
+    out[0] = '\0';
+    for (int d = 0; raiiaf_dtype_name(d) && n < out_size; d++) {
+        int w = snprintf(out + n, out_size - n, "%s%s ('%s')",
+                         d == 0 ? "" : raiiaf_dtype_name(d + 1) ? ", " : " or ",
+                         raiiaf_dtype_name(d), raiiaf_dtype_npy_descr(d));
+        if (w < 0)
+            break;
+        n += (size_t)w;
     }
+}
+
+/* The dtype whose descr, without its byte order, is `type` ("f4"), or -1. */
+static int dtype_of_type(const char *type)
+{
+    for (int d = 0; raiiaf_dtype_name(d); d++)
+        if (strcmp(raiiaf_dtype_npy_descr(d) + 1, type) == 0)
+            return d;
+    return -1;
 }
 
 static bool host_is_little_endian(void)
@@ -267,13 +282,11 @@ static int parse_header(const char *text, size_t len, npy_array *array, bool *ne
      * '=' and '|' mean the host's order (NumPy reads '|f4' as native). */
     char order = descr[0];
     const char *type = order ? descr + 1 : descr;
-    if (strcmp(type, "f4") == 0)
-        array->dtype = RAIIAF_FLOAT32;
-    else if (strcmp(type, "f2") == 0)
-        array->dtype = RAIIAF_FLOAT16;
-    else {
-        set_error(err, err_size, "unsupported dtype '%s': latents are float32 ('<f4') or float16 ('<f2')",
-                  descr);
+    char known[160];
+    describe_dtypes(known, sizeof known);
+    array->dtype = dtype_of_type(type);
+    if (array->dtype < 0) {
+        set_error(err, err_size, "unsupported dtype '%s': latents are %s", descr, known);
         return -1;
     }
     if (order == '>') {
@@ -283,8 +296,7 @@ static int parse_header(const char *text, size_t len, npy_array *array, bool *ne
         return -1;
     }
     if (order != '<' && order != '=' && order != '|') {
-        set_error(err, err_size, "unsupported dtype '%s': latents are float32 ('<f4') or float16 ('<f2')",
-                  descr);
+        set_error(err, err_size, "unsupported dtype '%s': latents are %s", descr, known);
         return -1;
     }
     *need_swap = order == '<' && !host_is_little_endian();
@@ -341,7 +353,7 @@ static int parse_prefix(const uint8_t *p, size_t avail, uint32_t *header_len, si
 static int data_size(const npy_array *array, size_t *bytes, char *err, size_t err_size)
 {
     uint64_t count = 1;
-    uint64_t elem = npy_dtype_size(array->dtype);
+    uint64_t elem = raiiaf_dtype_size(array->dtype);
     for (unsigned i = 0; i < array->ndim; i++) {
         if (array->shape[i] != 0 && count > UINT64_MAX / elem / array->shape[i]) {
             set_error(err, err_size, "the shape's element count overflows");
@@ -422,7 +434,7 @@ int npy_read_memory(const void *buf, size_t size, npy_array *array, char *err, s
     memcpy(array->data, p + prefix_len + header_len, bytes);
     array->size = bytes;
     if (need_swap)
-        swap_elements(array->data, bytes, npy_dtype_size(array->dtype));
+        swap_elements(array->data, bytes, raiiaf_dtype_size(array->dtype));
     return 0;
 }
 
@@ -522,7 +534,7 @@ int npy_read_file(const char *path, npy_array *array, char *err, size_t err_size
     }
     array->size = bytes;
     if (need_swap)
-        swap_elements(array->data, bytes, npy_dtype_size(array->dtype));
+        swap_elements(array->data, bytes, raiiaf_dtype_size(array->dtype));
     rc = 0;
 out:
     if (rc != 0)
@@ -538,7 +550,7 @@ out:
 int npy_write_fd(int fd, int dtype, const uint64_t *shape, unsigned ndim, const void *data,
                  size_t size)
 {
-    size_t elem = npy_dtype_size(dtype);
+    size_t elem = raiiaf_dtype_size(dtype);
     if (elem == 0 || ndim > RAIIAF_MAX_DIMS) {
         errno = EINVAL;
         return -1;
@@ -555,8 +567,8 @@ int npy_write_fd(int fd, int dtype, const uint64_t *shape, unsigned ndim, const 
     /* The dict is under 300 bytes even for 8 dimensions of 20 digits, so
      * version 1.0 (16-bit header length) always suffices. */
     char dict[400];
-    size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '<%s', 'fortran_order': False, 'shape': (",
-                                dtype == RAIIAF_FLOAT32 ? "f4" : "f2");
+    size_t n = (size_t)snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                                raiiaf_dtype_npy_descr(dtype));
     for (unsigned i = 0; i < ndim; i++)
         n += (size_t)snprintf(dict + n, sizeof dict - n, "%s%" PRIu64, i ? ", " : "", shape[i]);
     n += (size_t)snprintf(dict + n, sizeof dict - n, "%s), }", ndim == 1 ? "," : "");

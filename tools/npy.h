@@ -49,7 +49,4 @@ void npy_array_free(npy_array *array);
 int npy_write_fd(int fd, int dtype, const uint64_t *shape, unsigned ndim,
                  const void *data, size_t size);
 
-/* Element size of a dtype, 0 for an unknown one. */
-size_t npy_dtype_size(int dtype);
-
 #endif

@@ -71,7 +71,7 @@ static int add_latent(raiiaf_writer *w, const latent_arg *arg, int storage)
     npy_array_free(&arr);
     if (rc != RAIIAF_OK) {
         /* The writer's message usually names the latent already. */
-        const char *msg = tool_writer_error(w, rc);
+        const char *msg = raiiaf_writer_message(w);
         if (strstr(msg, arg->key))
             tool_error("%s: %s", arg->path, msg);
         else
@@ -93,7 +93,7 @@ static int set_json_file(raiiaf_writer *w, const char *path, bool env)
     int rc = env ? raiiaf_writer_set_env_json(w, text, size) : raiiaf_writer_set_metadata_json(w, text, size);
     free(text);
     if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", path, tool_writer_error(w, rc));
+        tool_error("%s: %s", path, raiiaf_writer_message(w));
         return TOOL_EXIT_FAILURE;
     }
     return TOOL_EXIT_OK;
@@ -119,7 +119,7 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
     if (rc == RAIIAF_OK && compression >= 0)
         rc = raiiaf_writer_recompress_image(w, compression);
     if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", image_path, tool_writer_error(w, rc));
+        tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }
     free(image);
@@ -139,7 +139,7 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
     }
     rc = raiiaf_writer_write_file(w, out);
     if (rc != RAIIAF_OK) {
-        tool_error("%s: %s", out, tool_writer_error(w, rc));
+        tool_error("%s: %s", out, raiiaf_writer_message(w));
         goto out;
     }
     status = TOOL_EXIT_OK;

@@ -62,7 +62,7 @@ int cmd_verify(int argc, char **argv)
         } else {
             tool_print_text(stdout, path, NULL);
             fputs(": error: ", stdout);
-            tool_print_text(stdout, tool_ctx_error(ctx, rc), NULL);
+            tool_print_text(stdout, raiiaf_ctx_message(ctx), NULL);
             fputc('\n', stdout);
             status = TOOL_EXIT_FAILURE;
         }

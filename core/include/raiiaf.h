@@ -120,7 +120,9 @@ RAIIAF_API void raiiaf_ctx_free(raiiaf_ctx *ctx);
 RAIIAF_API int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits);
 
 /* The last error's message, naming the record and what was wrong
- * ("chunk 2 (DATA): sha256 mismatch"). "" when there was none. */
+ * ("chunk 2 (DATA): sha256 mismatch"). Never empty after a failed call, so
+ * a host shows it alone; "" after a call that succeeded. For a NULL ctx (a
+ * failed raiiaf_ctx_new()) it says "no context: out of memory". */
 RAIIAF_API const char *raiiaf_ctx_message(const raiiaf_ctx *ctx);
 
 /* Open a file by path. The file stays open until raiiaf_ctx_free(); chunks
@@ -183,6 +185,13 @@ RAIIAF_API int raiiaf_get_parameters_text(raiiaf_ctx *ctx, const char **text);
 
 /* ---- Latents: decoded only when asked for ---- */
 enum raiiaf_dtype { RAIIAF_FLOAT32 = 0, RAIIAF_FLOAT16 = 1 };
+/* Bytes per element of a dtype, 0 for an unknown one. */
+RAIIAF_API size_t raiiaf_dtype_size(int dtype);
+/* "float32", "float16" (the manifest's extra.dtype); NULL for an unknown
+ * dtype, so that `for (d = 0; raiiaf_dtype_name(d); d++)` lists them all. */
+RAIIAF_API const char *raiiaf_dtype_name(int dtype);
+/* NumPy's descr of the dtype, little-endian ("<f4"); NULL for an unknown one. */
+RAIIAF_API const char *raiiaf_dtype_npy_descr(int dtype);
 enum raiiaf_storage {
     RAIIAF_STORAGE_AUTO = 0, /* writer only: the smaller of ZFP and RAW */
     RAIIAF_STORAGE_RAW = 1,  /* uncompressed array bytes */
@@ -319,6 +328,8 @@ RAIIAF_API raiiaf_writer *raiiaf_writer_new(void);
  * copied; give it a new image. */
 RAIIAF_API int raiiaf_writer_new_from(raiiaf_ctx *ctx, raiiaf_writer **writer);
 RAIIAF_API void raiiaf_writer_free(raiiaf_writer *w);
+/* The last error's message, never empty after a failed call (as
+ * raiiaf_ctx_message(); NULL w: "no context: out of memory"). */
 RAIIAF_API const char *raiiaf_writer_message(const raiiaf_writer *w);
 
 /* The image, as ready PNG bytes (copied) ... */

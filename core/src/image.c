@@ -436,29 +436,19 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
 
 int rf_ctx_load_image(raiiaf_ctx *ctx)
 {
-    if (ctx->image_state == 1)
-        return RAIIAF_OK;
-    if (ctx->image_state < 0) {
-        ctx->msg = ctx->image_msg;
-        return -ctx->image_state;
-    }
-    if (ctx->data_record < 0) {
-        ctx->image_state = -RAIIAF_ENOIMAGE;
-        rf_fail(&ctx->image_msg, RAIIAF_ENOIMAGE, "the file has no DATA (image) chunk");
-        ctx->msg = ctx->image_msg;
-        return RAIIAF_ENOIMAGE;
-    }
-    const rf_record *rec = &ctx->records[ctx->data_record];
-    int err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image,
-                              &ctx->image_msg);
-    if (err) {
-        ctx->image_state = -err;
-        ctx->msg = ctx->image_msg;
+    int err = rf_cached_get(&ctx->image_cache, &ctx->msg);
+    if (err != RF_CACHE_EMPTY)
         return err;
+    if (ctx->data_record < 0) {
+        err = rf_fail(&ctx->image_cache.msg, RAIIAF_ENOIMAGE, "the file has no DATA (image) chunk");
+    } else {
+        const rf_record *rec = &ctx->records[ctx->data_record];
+        err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image,
+                              &ctx->image_cache.msg);
+        if (!err)
+            ctx->image_size = (size_t)rec->uncompressed_size;
     }
-    ctx->image_size = (size_t)rec->uncompressed_size;
-    ctx->image_state = 1;
-    return RAIIAF_OK;
+    return rf_cached_set(&ctx->image_cache, err, &ctx->msg);
 }
 
 static int load_info(raiiaf_ctx *ctx)
@@ -466,16 +456,12 @@ static int load_info(raiiaf_ctx *ctx)
     int err = rf_ctx_load_image(ctx);
     if (err)
         return err;
-    if (ctx->info_state == 0) {
-        err = rf_png_info(ctx->image, ctx->image_size, &ctx->limits, &ctx->info, &ctx->icc,
-                          &ctx->icc_size, &ctx->icc_name, &ctx->image_msg);
-        ctx->info_state = err ? -err : 1;
-    }
-    if (ctx->info_state < 0) {
-        ctx->msg = ctx->image_msg;
-        return -ctx->info_state;
-    }
-    return RAIIAF_OK;
+    err = rf_cached_get(&ctx->info_cache, &ctx->msg);
+    if (err != RF_CACHE_EMPTY)
+        return err;
+    err = rf_png_info(ctx->image, ctx->image_size, &ctx->limits, &ctx->info, &ctx->icc,
+                      &ctx->icc_size, &ctx->icc_name, &ctx->info_cache.msg);
+    return rf_cached_set(&ctx->info_cache, err, &ctx->msg);
 }
 
 int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info)
@@ -484,7 +470,7 @@ int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info)
     if (err)
         return err;
     if (!info)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     err = load_info(ctx);
     if (err)
         return err;
@@ -498,7 +484,7 @@ int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t *size)
     if (err)
         return err;
     if (!data || !size)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     err = rf_ctx_load_image(ctx);
     if (err)
         return err;
@@ -601,7 +587,7 @@ int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size)
     if (err)
         return err;
     if (!out)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     err = load_info(ctx);
     if (err)
         return err;

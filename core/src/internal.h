@@ -27,6 +27,14 @@ typedef struct rf_msg {
 int rf_fail(rf_msg *msg, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* What raiiaf_ctx_message(NULL) and raiiaf_writer_message(NULL) say: a
+ * NULL context or writer comes from a failed _new(). */
+#define RF_NO_OBJECT_MESSAGE "no context: out of memory"
+
+/* The failure of a public call given a NULL (or empty) argument. */
+#define RF_BAD_ARGS(msg) \
+    rf_fail((msg), RAIIAF_EINVAL, "%s: an argument is NULL or empty", __func__)
+
 /* ---- small helpers (util.c) ---- */
 void rf_sha256(const void *data, size_t size, uint8_t out[32]);
 void rf_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
@@ -87,9 +95,23 @@ int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *o
 int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
                     uint8_t **out, uint64_t *got, rf_msg *msg, const char *what);
 
-/* ---- chunk records (reader.c, shared with the writer) ---- */
-enum rf_chunk_type { RF_LATN, RF_DATA, RF_ENVC };
+/* ---- element types (dtype.c): the one table of what each dtype is ---- */
+typedef struct rf_dtype_desc {
+    const char *name;  /* extra.dtype and what people read: "float32" */
+    const char *flags; /* the LATN record's flags and inner header: "F32" */
+    const char *npy;   /* NumPy descr: "<f4" */
+    size_t size;       /* bytes per element */
+} rf_dtype_desc;
+/* The table's entry, or NULL for an unknown dtype. */
+const rf_dtype_desc *rf_dtype(int dtype);
+/* The dtype whose flags are `flags`, or -1. */
+int rf_dtype_from_flags(const char *flags);
 
+/* ---- the chunk format (chunk.c): every pack beside its unpack ---- */
+enum rf_chunk_type { RF_LATN, RF_DATA, RF_ENVC, RF_META };
+
+/* One chunk record of the manifest; the writer keeps its latents in the
+ * same form. */
 typedef struct rf_record {
     int type;
     size_t position;          /* index in the manifest's chunks array */
@@ -107,34 +129,69 @@ typedef struct rf_record {
 } rf_record;
 
 const char *rf_type_name(int type);
+
+/* The 33-byte file header. */
+void rf_header_parse(const uint8_t b[RF_HEADER_SIZE], raiiaf_header *h);
+void rf_header_build(uint8_t b[RF_HEADER_SIZE], uint32_t meta_offset, uint32_t meta_size,
+                     uint32_t chunk_count, uint64_t file_size);
+
 /* Parses and checks one record of the manifest against the file size and
  * limits; file_size 0 skips the bounds checks (for stored blobs). */
 int rf_parse_record(json_object *obj, size_t position, uint64_t file_size,
                     const raiiaf_limits *limits, rf_record *rec, rf_msg *msg);
+/* The record as the manifest stores it, at `index` and `offset`; for a
+ * LATN record with `extra` (kept keys, may be NULL) under shape, dtype and
+ * key. */
+json_object *rf_record_build(const rf_record *rec, size_t index, json_object *extra);
 
+/* A chunk's 12-byte inner header: type, flags (a LATN's dtype flags,
+ * "0000" otherwise), payload size. */
+void rf_inner_build(uint8_t out[RF_INNER_SIZE], int type, int dtype, uint32_t size);
 /* Reads a chunk's inner header at buf and checks it against the record. */
 int rf_check_inner(const uint8_t *inner, const rf_record *rec, uint64_t payload_size,
                    rf_msg *msg);
+
+/* EHASH naming the record unless the sha256 of payload is rec->hash. */
+int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_msg *msg);
 
 /* Reads, decompresses and checks a DATA or ENVC payload (sha256 included).
  * *payload points into *alloc (free that). */
 int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
                     uint8_t **alloc, const uint8_t **payload, rf_msg *msg);
 
+/* The stored form of a latent (see core/README.md): the record without
+ * offset and index, then the chunk's bytes. */
+#define RF_STORED_MAGIC "RAIIAFLT"
+#define RF_STORED_MAGIC_SIZE 8
+/* Packs the blob; the chunk's bytes are read from src at rec->offset. */
+int rf_stored_pack(const rf_source *src, const rf_record *rec, void **blob, size_t *size,
+                   rf_msg *msg);
+/* Unpacks and checks the record of a blob: *root is the record's JSON (put
+ * it when done: rec borrows from it), *chunk and *chunk_size its bytes. */
+int rf_stored_unpack(const void *blob, size_t size, json_object **root, rf_record *rec,
+                     const uint8_t **chunk, size_t *chunk_size, rf_msg *msg);
+
 /* ---- latents (latent.c) ---- */
 int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size_t out_size,
                      rf_msg *msg);
-/* Encodes a float32/float16 array (host order) as a LATN chunk. */
-typedef struct rf_latent_chunk {
-    uint8_t *bytes;           /* the chunk as stored in the file */
-    size_t size;
-    bool compressed;
-    uint64_t len_header, len_data;
-} rf_latent_chunk;
-int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void *data,
-                     int storage, rf_latent_chunk *out, rf_msg *msg);
-#define RF_STORED_MAGIC "RAIIAFLT"
-#define RF_STORED_MAGIC_SIZE 8
+/* Decodes into a scratch buffer: every check of rf_latent_decode. */
+int rf_latent_check(const rf_source *src, const rf_record *rec, rf_msg *msg);
+/* Encodes an array of rec's dtype and shape (host order) as a LATN chunk:
+ * *bytes as stored in the file; sets rec's compressed, compressed_size,
+ * len_header and len_data. */
+int rf_latent_encode(rf_record *rec, const void *data, int storage, uint8_t **bytes,
+                     rf_msg *msg);
+
+/* ---- the text keys (text.c): model_info fields <-> raiiaf_get_text keys ---- */
+typedef struct rf_text_field {
+    const char *json; /* model_info key */
+    const char *key;  /* text key */
+} rf_text_field;
+extern const rf_text_field rf_text_fields[];
+extern const size_t rf_text_field_count;
+/* The model_info objects whose members are text keys, with their prefix. */
+extern const rf_text_field rf_text_sections[];
+extern const size_t rf_text_section_count;
 
 /* ---- PNG (image.c) ---- */
 typedef struct rf_png_rows rf_png_rows;
@@ -148,7 +205,22 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **png, size_t *png
                   rf_msg *msg);
 bool rf_is_png(const uint8_t *data, size_t size);
 
-/* ---- the reader context ---- */
+/* ---- the reader context (reader.c) ---- */
+
+/* A payload or result loaded once and kept, with the failure it gave: the
+ * image, its PNG header, the environment. */
+typedef struct rf_cached {
+    int state;                 /* 0 not loaded, 1 loaded, <0 -error */
+    rf_msg msg;                /* the failure's message */
+} rf_cached;
+#define RF_CACHE_EMPTY (-1)
+/* RF_CACHE_EMPTY when nothing was loaded yet; otherwise the kept result,
+ * with its message copied to *out on failure. */
+int rf_cached_get(const rf_cached *c, rf_msg *out);
+/* Keeps err (its message is c->msg, where the loader wrote it) and returns
+ * it, the message copied to *out on failure. */
+int rf_cached_set(rf_cached *c, int err, rf_msg *out);
+
 typedef struct rf_text_pair {
     char *key, *value;
 } rf_text_pair;
@@ -175,9 +247,8 @@ struct raiiaf_ctx {
     uint8_t *image_alloc;
     const uint8_t *image;
     size_t image_size;
-    int image_state;           /* 0 not loaded, 1 loaded, <0 -error */
-    rf_msg image_msg;
-    int info_state;            /* 0 not parsed, 1 ok, <0 -error */
+    rf_cached image_cache;
+    rf_cached info_cache;      /* the PNG header */
     raiiaf_image_info info;
     uint8_t *icc;
     size_t icc_size;
@@ -186,8 +257,7 @@ struct raiiaf_ctx {
     uint8_t *env_alloc;
     char *env_text;
     size_t env_size;
-    int env_state;             /* 0 not loaded, 1 loaded, <0 -error */
-    rf_msg env_msg;
+    rf_cached env_cache;
 
     rf_png_rows *rows;         /* row-by-row decoding under way */
 

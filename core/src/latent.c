@@ -157,7 +157,7 @@ int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size
                        (unsigned long long)rec->uncompressed_size);
     char what[96];
     snprintf(what, sizeof what, "chunk %zu (LATN \"%.40s\")", rec->position, rec->key);
-    size_t esize = rec->dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    size_t esize = rf_dtype(rec->dtype)->size;
     uint64_t elements = rec->uncompressed_size / esize;
     uint8_t inner[RF_INNER_SIZE];
     int err;
@@ -207,22 +207,24 @@ int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size
     }
 
     /* Here `out` holds the little-endian bytes the hash covers. */
-    uint8_t h[32];
-    rf_sha256(out, (size_t)rec->uncompressed_size, h);
-    if (memcmp(h, rec->hash, 32))
-        return rf_fail(msg, RAIIAF_EHASH, "%s: sha256 mismatch", what);
+    err = rf_check_hash(out, (size_t)rec->uncompressed_size, rec, msg);
+    if (err)
+        return err;
     rf_le_to_host(out, (size_t)elements, esize);
     return RAIIAF_OK;
 }
 
-/* ---- encoding --------------------------------------------------------- */
-
-static void inner_header(uint8_t out[RF_INNER_SIZE], int dtype, uint32_t size)
+int rf_latent_check(const rf_source *src, const rf_record *rec, rf_msg *msg)
 {
-    memcpy(out, "LATN", 4);
-    memcpy(out + 4, dtype == RAIIAF_FLOAT16 ? "F16\0" : "F32\0", 4);
-    rf_put_le32(out + 8, size);
+    void *buf = malloc(rec->uncompressed_size ? (size_t)rec->uncompressed_size : 1);
+    if (!buf)
+        return rf_fail(msg, RAIIAF_ENOMEM, "chunk %zu (LATN): out of memory", rec->position);
+    int err = rf_latent_decode(src, rec, buf, (size_t)rec->uncompressed_size, msg);
+    free(buf);
+    return err;
 }
+
+/* ---- encoding --------------------------------------------------------- */
 
 static int encode_zfp(const float *values, const uint64_t *shape, unsigned ndim,
                       uint8_t **zbytes, size_t *zsize, rf_msg *msg)
@@ -279,19 +281,17 @@ static int encode_zfp(const float *values, const uint64_t *shape, unsigned ndim,
     return RAIIAF_OK;
 }
 
-int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void *data,
-                     int storage, rf_latent_chunk *out, rf_msg *msg)
+int rf_latent_encode(rf_record *rec, const void *data, int storage, uint8_t **bytes,
+                     rf_msg *msg)
 {
-    memset(out, 0, sizeof *out);
+    *bytes = NULL;
+    int dtype = rec->dtype;
     uint64_t elements = 1;
-    for (unsigned i = 0; i < ndim; i++)
-        elements *= shape[i]; /* bounded by the caller's checks */
-    size_t esize = dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    for (unsigned i = 0; i < rec->ndim; i++)
+        elements *= rec->shape[i]; /* bounded by the caller's checks */
+    size_t esize = rf_dtype(dtype)->size;
     size_t raw_size = (size_t)elements * esize;
 
-    uint8_t *zfp_chunk = NULL;
-    size_t zfp_chunk_size = 0;
-    uint64_t zlen_header = 0, zlen_data = 0;
     if (storage != RAIIAF_STORAGE_RAW) {
         float *widened = NULL;
         const float *values = data;
@@ -306,49 +306,48 @@ int rf_latent_encode(int dtype, const uint64_t *shape, unsigned ndim, const void
         }
         uint8_t *z = NULL;
         size_t zsize = 0;
-        int err = encode_zfp(values, shape, ndim, &z, &zsize, msg);
+        int err = encode_zfp(values, rec->shape, rec->ndim, &z, &zsize, msg);
         free(widened);
         if (err)
             return err;
         uint8_t inner[RF_INNER_SIZE];
-        inner_header(inner, dtype, (uint32_t)raw_size);
+        rf_inner_build(inner, RF_LATN, dtype, (uint32_t)raw_size);
         uint8_t zhead[64];
         size_t hsize = ZSTD_compress(zhead, sizeof zhead, inner, sizeof inner, RF_ZSTD_LEVEL);
         if (ZSTD_isError(hsize)) {
             free(z);
             return rf_fail(msg, RAIIAF_EZSTD, "zstd: %s", ZSTD_getErrorName(hsize));
         }
-        zfp_chunk_size = hsize + zsize;
-        zfp_chunk = malloc(zfp_chunk_size);
-        if (!zfp_chunk) {
-            free(z);
-            return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
-        }
-        memcpy(zfp_chunk, zhead, hsize);
-        memcpy(zfp_chunk + hsize, z, zsize);
-        free(z);
-        zlen_header = hsize;
-        zlen_data = zsize;
+        size_t zfp_chunk_size = hsize + zsize;
         if (storage == RAIIAF_STORAGE_ZFP || zfp_chunk_size < RF_INNER_SIZE + raw_size) {
-            out->bytes = zfp_chunk;
-            out->size = zfp_chunk_size;
-            out->compressed = true;
-            out->len_header = zlen_header;
-            out->len_data = zlen_data;
+            uint8_t *zfp_chunk = malloc(zfp_chunk_size);
+            if (!zfp_chunk) {
+                free(z);
+                return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+            }
+            memcpy(zfp_chunk, zhead, hsize);
+            memcpy(zfp_chunk + hsize, z, zsize);
+            free(z);
+            *bytes = zfp_chunk;
+            rec->compressed = true;
+            rec->compressed_size = zfp_chunk_size;
+            rec->len_header = hsize;
+            rec->len_data = zsize;
             return RAIIAF_OK;
         }
-        free(zfp_chunk);
+        free(z);
     }
-    out->size = RF_INNER_SIZE + raw_size;
-    out->bytes = malloc(out->size);
-    if (!out->bytes)
+    uint8_t *raw = malloc(RF_INNER_SIZE + raw_size);
+    if (!raw)
         return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
-    inner_header(out->bytes, dtype, (uint32_t)raw_size);
-    memcpy(out->bytes + RF_INNER_SIZE, data, raw_size);
-    rf_host_to_le(out->bytes + RF_INNER_SIZE, (size_t)elements, esize);
-    out->compressed = false;
-    out->len_header = RF_INNER_SIZE;
-    out->len_data = raw_size;
+    rf_inner_build(raw, RF_LATN, dtype, (uint32_t)raw_size);
+    memcpy(raw + RF_INNER_SIZE, data, raw_size);
+    rf_host_to_le(raw + RF_INNER_SIZE, (size_t)elements, esize);
+    *bytes = raw;
+    rec->compressed = false;
+    rec->compressed_size = RF_INNER_SIZE + raw_size;
+    rec->len_header = RF_INNER_SIZE;
+    rec->len_data = raw_size;
     return RAIIAF_OK;
 }
 
@@ -372,7 +371,7 @@ int raiiaf_get_latent_count(raiiaf_ctx *ctx, size_t *count)
     if (err)
         return err;
     if (!count)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     *count = ctx->latent_count;
     return RAIIAF_OK;
 }
@@ -384,7 +383,7 @@ int raiiaf_get_latent_info(raiiaf_ctx *ctx, size_t index, raiiaf_latent_info *in
     if (err)
         return err;
     if (!info)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     memset(info, 0, sizeof *info);
     info->key = rec->key;
     info->dtype = rec->dtype;
@@ -403,7 +402,7 @@ int raiiaf_decode_latent(raiiaf_ctx *ctx, size_t index, void *out, size_t out_si
     if (err)
         return err;
     if (!out && out_size)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     return rf_latent_decode(&ctx->src, rec, out, out_size, &ctx->msg);
 }
 
@@ -414,41 +413,10 @@ int raiiaf_get_latent_stored(raiiaf_ctx *ctx, size_t index, void **blob, size_t 
     if (err)
         return err;
     if (!blob || !size)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     /* Check the payload before handing it on. */
-    void *scratch = malloc(rec->uncompressed_size ? (size_t)rec->uncompressed_size : 1);
-    if (!scratch)
-        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
-    err = rf_latent_decode(&ctx->src, rec, scratch, (size_t)rec->uncompressed_size, &ctx->msg);
-    free(scratch);
+    err = rf_latent_check(&ctx->src, rec, &ctx->msg);
     if (err)
         return err;
-
-    /* The record without its file position, which means nothing elsewhere. */
-    json_object *r = rf_json_deep_copy(rec->obj);
-    if (!r)
-        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
-    json_object_object_del(r, "offset");
-    json_object_object_del(r, "index");
-    size_t jlen;
-    const char *js = json_object_to_json_string_length(r, JSON_C_TO_STRING_PLAIN, &jlen);
-    size_t total = RF_STORED_MAGIC_SIZE + 4 + jlen + (size_t)rec->compressed_size;
-    uint8_t *b = malloc(total);
-    if (!b) {
-        json_object_put(r);
-        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "latent %zu: out of memory", index);
-    }
-    memcpy(b, RF_STORED_MAGIC, RF_STORED_MAGIC_SIZE);
-    rf_put_le32(b + RF_STORED_MAGIC_SIZE, (uint32_t)jlen);
-    memcpy(b + RF_STORED_MAGIC_SIZE + 4, js, jlen);
-    json_object_put(r);
-    err = rf_source_read(&ctx->src, rec->offset, b + RF_STORED_MAGIC_SIZE + 4 + jlen,
-                         (size_t)rec->compressed_size, &ctx->msg, "latent");
-    if (err) {
-        free(b);
-        return err;
-    }
-    *blob = b;
-    *size = total;
-    return RAIIAF_OK;
+    return rf_stored_pack(&ctx->src, rec, blob, size, &ctx->msg);
 }

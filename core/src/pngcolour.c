@@ -72,7 +72,7 @@ int raiiaf_get_png_colour(raiiaf_ctx *ctx, raiiaf_png_colour *colour)
     if (err)
         return err;
     if (!colour)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     const void *data;
     size_t size;
     err = raiiaf_get_image_data(ctx, &data, &size);

@@ -8,16 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *rf_type_name(int type)
-{
-    switch (type) {
-    case RF_LATN: return "LATN";
-    case RF_DATA: return "DATA";
-    case RF_ENVC: return "ENVC";
-    default: return "?";
-    }
-}
-
 raiiaf_ctx *raiiaf_ctx_new(void)
 {
     raiiaf_ctx *ctx = calloc(1, sizeof *ctx);
@@ -55,8 +45,10 @@ void raiiaf_ctx_free(raiiaf_ctx *ctx)
 
 int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits)
 {
-    if (!ctx || !limits)
+    if (!ctx)
         return RAIIAF_EINVAL;
+    if (!limits)
+        return RF_BAD_ARGS(&ctx->msg);
     if (ctx->state != RF_NEW)
         return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "limits must be set before opening");
     ctx->limits = *limits;
@@ -65,7 +57,7 @@ int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits)
 
 const char *raiiaf_ctx_message(const raiiaf_ctx *ctx)
 {
-    return ctx ? ctx->msg.text : "";
+    return ctx ? ctx->msg.text : RF_NO_OBJECT_MESSAGE;
 }
 
 int rf_ctx_check(raiiaf_ctx *ctx)
@@ -79,229 +71,25 @@ int rf_ctx_check(raiiaf_ctx *ctx)
     return RAIIAF_OK;
 }
 
-/* ---- records ---------------------------------------------------------- */
+/* ---- payloads loaded once ------------------------------------------- */
 
-static const char *dtype_name(int dtype)
+int rf_cached_get(const rf_cached *c, rf_msg *out)
 {
-    return dtype == RAIIAF_FLOAT16 ? "float16" : "float32";
-}
-
-int rf_parse_record(json_object *obj, size_t position, uint64_t file_size,
-                    const raiiaf_limits *limits, rf_record *rec, rf_msg *msg)
-{
-    memset(rec, 0, sizeof *rec);
-    rec->position = position;
-    rec->obj = obj;
-    if (!json_object_is_type(obj, json_type_object))
-        return rf_fail(msg, RAIIAF_EMANIFEST, "chunk %zu: record is not a JSON object", position);
-
-    json_object *type = rf_json_get(obj, "type");
-    const char *tname = type && json_object_is_type(type, json_type_string)
-                            ? json_object_get_string(type) : NULL;
-    if (!tname)
-        return rf_fail(msg, RAIIAF_EMANIFEST, "chunk %zu: record has no \"type\"", position);
-    if (!strcmp(tname, "LATN"))
-        rec->type = RF_LATN;
-    else if (!strcmp(tname, "DATA"))
-        rec->type = RF_DATA;
-    else if (!strcmp(tname, "ENVC"))
-        rec->type = RF_ENVC;
-    else
-        return rf_fail(msg, RAIIAF_ERECORD,
-                       "chunk %zu: unknown chunk type \"%.16s\" (the reference rejects it too)",
-                       position, tname);
-    const char *tn = rf_type_name(rec->type);
-
-    if (!rf_json_get_u64(obj, "offset", &rec->offset) ||
-        !rf_json_get_u64(obj, "compressed_size", &rec->compressed_size) ||
-        !rf_json_get_u64(obj, "uncompressed_size", &rec->uncompressed_size))
-        return rf_fail(msg, RAIIAF_EMANIFEST,
-                       "chunk %zu (%s): offset, compressed_size and uncompressed_size must be "
-                       "non-negative integers", position, tn);
-    json_object *hash = rf_json_get(obj, "hash");
-    if (!hash || !json_object_is_type(hash, json_type_string) ||
-        !rf_parse_hex32(json_object_get_string(hash), rec->hash))
-        return rf_fail(msg, RAIIAF_EMANIFEST, "chunk %zu (%s): \"hash\" is not a sha256 hex digest",
-                       position, tn);
-    json_object *comp = rf_json_get(obj, "compressed");
-    if (!comp || !json_object_is_type(comp, json_type_boolean))
-        return rf_fail(msg, RAIIAF_EMANIFEST, "chunk %zu (%s): \"compressed\" is not a boolean",
-                       position, tn);
-    rec->compressed = json_object_get_boolean(comp);
-
-    if (file_size) {
-        if (rec->offset < RF_HEADER_SIZE || rec->offset > file_size ||
-            rec->compressed_size > file_size - rec->offset)
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (%s): bytes %llu..%llu lie outside the file (%llu bytes)",
-                           position, tn, (unsigned long long)rec->offset,
-                           (unsigned long long)(rec->offset + rec->compressed_size),
-                           (unsigned long long)file_size);
-    }
-
-    if (rec->type != RF_LATN) {
-        uint64_t max = rec->type == RF_DATA ? limits->max_image_size : limits->max_json_size;
-        if (rec->uncompressed_size > max)
-            return rf_fail(msg, RAIIAF_ELIMIT, "chunk %zu (%s): %llu bytes exceed the limit of %llu",
-                           position, tn, (unsigned long long)rec->uncompressed_size,
-                           (unsigned long long)max);
-        if (rec->compressed ? rec->compressed_size == 0
-                            : rec->compressed_size != RF_INNER_SIZE + rec->uncompressed_size)
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (%s): compressed_size %llu does not fit uncompressed_size %llu",
-                           position, tn, (unsigned long long)rec->compressed_size,
-                           (unsigned long long)rec->uncompressed_size);
-        return RAIIAF_OK;
-    }
-
-    /* LATN: element type, shape, and how the bytes are split. */
-    json_object *flags = rf_json_get(obj, "flags");
-    const char *fl = flags && json_object_is_type(flags, json_type_string)
-                         ? json_object_get_string(flags) : "";
-    if (!strcmp(fl, "F32"))
-        rec->dtype = RAIIAF_FLOAT32;
-    else if (!strcmp(fl, "F16"))
-        rec->dtype = RAIIAF_FLOAT16;
-    else
-        return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN): flags \"%.8s\" are neither F32 nor F16",
-                       position, fl);
-    json_object *extra = rf_json_get(obj, "extra");
-    json_object *dt = rf_json_get(extra, "dtype");
-    if (dt && (!json_object_is_type(dt, json_type_string) ||
-               strcmp(json_object_get_string(dt), dtype_name(rec->dtype))))
-        return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN): extra.dtype disagrees with flags %s",
-                       position, fl);
-    json_object *key = rf_json_get(extra, "key");
-    if (key && json_object_is_type(key, json_type_string) && json_object_get_string_len(key) > 0) {
-        rec->key = json_object_get_string(key);
-        if (strlen(rec->key) != (size_t)json_object_get_string_len(key))
-            return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN): key holds a NUL byte", position);
-    } else {
-        snprintf(rec->fallback_key, sizeof rec->fallback_key, "latent_%zu", position);
-        rec->key = rec->fallback_key;
-    }
-    json_object *shape = rf_json_get(extra, "shape");
-    if (!shape || !json_object_is_type(shape, json_type_array))
-        return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN \"%.64s\"): extra.shape is missing",
-                       position, rec->key);
-    size_t nd = json_object_array_length(shape);
-    if (nd < 1 || nd > RAIIAF_MAX_DIMS)
-        return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN \"%.64s\"): %zu dimensions (1..%d allowed)",
-                       position, rec->key, nd, RAIIAF_MAX_DIMS);
-    rec->ndim = (unsigned)nd;
-    uint64_t elements = 1;
-    for (size_t i = 0; i < nd; i++) {
-        json_object *d = json_object_array_get_idx(shape, i);
-        int64_t v = d && json_object_is_type(d, json_type_int) ? json_object_get_int64(d) : -1;
-        if (v < 1 || (uint64_t)v > limits->max_latent_dim)
-            return rf_fail(msg, v < 1 ? RAIIAF_ERECORD : RAIIAF_ELIMIT,
-                           "chunk %zu (LATN \"%.64s\"): dimension %zu is %lld (1..%u allowed)",
-                           position, rec->key, i, (long long)v, limits->max_latent_dim);
-        rec->shape[i] = (uint64_t)v;
-        if (rf_mul_overflow(elements, (uint64_t)v, &elements))
-            return rf_fail(msg, RAIIAF_ELIMIT, "chunk %zu (LATN \"%.64s\"): shape overflows",
-                           position, rec->key);
-    }
-    uint64_t bytes;
-    if (rf_mul_overflow(elements, rec->dtype == RAIIAF_FLOAT16 ? 2 : 4, &bytes) ||
-        bytes > limits->max_latent_size)
-        return rf_fail(msg, RAIIAF_ELIMIT, "chunk %zu (LATN \"%.64s\"): %llu elements exceed the limit",
-                       position, rec->key, (unsigned long long)elements);
-    if (bytes != rec->uncompressed_size)
-        return rf_fail(msg, RAIIAF_ERECORD,
-                       "chunk %zu (LATN \"%.64s\"): shape makes %llu bytes, uncompressed_size says %llu",
-                       position, rec->key, (unsigned long long)bytes,
-                       (unsigned long long)rec->uncompressed_size);
-    if (rec->compressed) {
-        if (!rf_json_get_u64(obj, "len_header", &rec->len_header) ||
-            !rf_json_get_u64(obj, "len_data", &rec->len_data))
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (LATN \"%.64s\"): compressed without len_header/len_data",
-                           position, rec->key);
-        if (rec->len_header == 0 || rec->len_data == 0 ||
-            rec->len_header > rec->compressed_size ||
-            rec->len_data != rec->compressed_size - rec->len_header)
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (LATN \"%.64s\"): len_header + len_data != compressed_size",
-                           position, rec->key);
-    } else {
-        if (rec->compressed_size != RF_INNER_SIZE + rec->uncompressed_size)
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (LATN \"%.64s\"): compressed_size %llu != 12 + %llu",
-                           position, rec->key, (unsigned long long)rec->compressed_size,
-                           (unsigned long long)rec->uncompressed_size);
-        uint64_t lh, ld;
-        if ((rf_json_get_u64(obj, "len_header", &lh) && lh != RF_INNER_SIZE) ||
-            (rf_json_get_u64(obj, "len_data", &ld) && ld != rec->uncompressed_size))
-            return rf_fail(msg, RAIIAF_ERECORD,
-                           "chunk %zu (LATN \"%.64s\"): len_header/len_data disagree with an "
-                           "uncompressed chunk", position, rec->key);
-        rec->len_header = RF_INNER_SIZE;
-        rec->len_data = rec->uncompressed_size;
+    if (c->state == 0)
+        return RF_CACHE_EMPTY;
+    if (c->state < 0) { /* the same failure, with its message */
+        *out = c->msg;
+        return -c->state;
     }
     return RAIIAF_OK;
 }
 
-int rf_check_inner(const uint8_t *inner, const rf_record *rec, uint64_t payload_size, rf_msg *msg)
+int rf_cached_set(rf_cached *c, int err, rf_msg *out)
 {
-    const char *tn = rf_type_name(rec->type);
-    if (memcmp(inner, tn, 4))
-        return rf_fail(msg, RAIIAF_ECHUNK, "chunk %zu (%s): inner header says type \"%.4s\"",
-                       rec->position, tn, (const char *)inner);
-    if (rec->type == RF_LATN) {
-        const char *want = rec->dtype == RAIIAF_FLOAT16 ? "F16" : "F32";
-        if (memcmp(inner + 4, want, 3) || inner[7] != 0)
-            return rf_fail(msg, RAIIAF_ECHUNK, "chunk %zu (LATN): inner header flags are not %s",
-                           rec->position, want);
-    }
-    uint32_t size = rf_get_le32(inner + 8);
-    if (size != payload_size)
-        return rf_fail(msg, RAIIAF_ECHUNK, "chunk %zu (%s): inner header says %u bytes, record %llu",
-                       rec->position, tn, size, (unsigned long long)payload_size);
-    return RAIIAF_OK;
-}
-
-static int check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_msg *msg)
-{
-    uint8_t h[32];
-    rf_sha256(payload, size, h);
-    if (memcmp(h, rec->hash, 32)) {
-        char got[65];
-        rf_hex(h, 32, got);
-        return rf_fail(msg, RAIIAF_EHASH, "chunk %zu (%s): sha256 mismatch: payload is %.12s..., "
-                       "manifest says otherwise", rec->position, rf_type_name(rec->type), got);
-    }
-    return RAIIAF_OK;
-}
-
-int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
-                    uint8_t **alloc, const uint8_t **payload, rf_msg *msg)
-{
-    (void)limits; /* sizes were checked against the limits with the record */
-    char what[48];
-    snprintf(what, sizeof what, "chunk %zu (%s)", rec->position, rf_type_name(rec->type));
-    uint64_t total = RF_INNER_SIZE + rec->uncompressed_size;
-    if (total > SIZE_MAX - 1)
-        return rf_fail(msg, RAIIAF_ELIMIT, "%s: too large for this machine", what);
-    uint8_t *buf = malloc((size_t)total + 1);
-    if (!buf)
-        return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory for %llu bytes", what,
-                       (unsigned long long)total);
-    int err = rec->compressed
-                  ? rf_unzstd_exact(src, rec->offset, rec->compressed_size, buf, total, msg, what)
-                  : rf_source_read(src, rec->offset, buf, (size_t)total, msg, what);
-    if (!err)
-        err = rf_check_inner(buf, rec, rec->uncompressed_size, msg);
-    if (!err)
-        err = check_hash(buf + RF_INNER_SIZE, (size_t)rec->uncompressed_size, rec, msg);
-    if (err) {
-        free(buf);
-        return err;
-    }
-    buf[total] = 0; /* JSON payloads read as C strings */
-    *alloc = buf;
-    *payload = buf + RF_INNER_SIZE;
-    return RAIIAF_OK;
+    c->state = err ? -err : 1;
+    if (err)
+        *out = c->msg;
+    return err;
 }
 
 /* ---- opening ---------------------------------------------------------- */
@@ -415,14 +203,7 @@ static int open_source(raiiaf_ctx *ctx)
     if (err)
         return err;
     raiiaf_header *h = &ctx->header;
-    h->version_major = b[6];
-    h->version_minor = b[7];
-    h->flags = b[8];
-    h->chunk_table_offset = rf_get_le32(b + 9);
-    h->chunk_table_size = rf_get_le32(b + 13);
-    h->chunk_count = rf_get_le32(b + 17);
-    h->file_size = rf_get_le64(b + 21);
-    h->reserved = rf_get_le32(b + 29);
+    rf_header_parse(b, h);
     if (h->version_major != 1)
         return rf_fail(msg, RAIIAF_EVERSION, "format version %u.%u (this reader knows 1.x)",
                        h->version_major, h->version_minor);
@@ -445,13 +226,17 @@ static int open_source(raiiaf_ctx *ctx)
 static int finish_open(raiiaf_ctx *ctx, int err)
 {
     ctx->state = err ? RF_BROKEN : RF_OPEN;
+    if (!err)
+        ctx->msg.text[0] = '\0';
     return err;
 }
 
 int raiiaf_open_file(raiiaf_ctx *ctx, const char *path)
 {
-    if (!ctx || !path)
+    if (!ctx)
         return RAIIAF_EINVAL;
+    if (!path)
+        return RF_BAD_ARGS(&ctx->msg);
     if (ctx->state != RF_NEW)
         return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "a context opens one file only");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -480,8 +265,10 @@ int raiiaf_open_file(raiiaf_ctx *ctx, const char *path)
 
 int raiiaf_open_memory(raiiaf_ctx *ctx, const void *data, size_t size)
 {
-    if (!ctx || (!data && size))
+    if (!ctx)
         return RAIIAF_EINVAL;
+    if ((!data && size))
+        return RF_BAD_ARGS(&ctx->msg);
     if (ctx->state != RF_NEW)
         return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "a context opens one file only");
     static const uint8_t empty[1];
@@ -496,7 +283,7 @@ int raiiaf_get_header(raiiaf_ctx *ctx, raiiaf_header *header)
     if (err)
         return err;
     if (!header)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     *header = ctx->header;
     return RAIIAF_OK;
 }
@@ -515,31 +302,26 @@ int raiiaf_get_manifest_json(raiiaf_ctx *ctx, const char **json, size_t *size)
 
 int rf_ctx_load_env(raiiaf_ctx *ctx)
 {
-    if (ctx->env_state == 1)
-        return RAIIAF_OK;
-    if (ctx->env_state < 0) { /* the same failure, with its message */
-        ctx->msg = ctx->env_msg;
-        return -ctx->env_state;
+    int err = rf_cached_get(&ctx->env_cache, &ctx->msg);
+    if (err != RF_CACHE_EMPTY)
+        return err;
+    err = RAIIAF_OK;
+    if (ctx->env_record >= 0) {
+        const rf_record *rec = &ctx->records[ctx->env_record];
+        const uint8_t *payload;
+        err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->env_alloc, &payload,
+                              &ctx->env_cache.msg);
+        if (!err) {
+            ctx->env_text = (char *)payload;
+            ctx->env_size = (size_t)rec->uncompressed_size;
+            json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, &ctx->env_cache.msg,
+                                             "environment");
+            if (!env)
+                err = RAIIAF_EMANIFEST;
+            json_object_put(env);
+        }
     }
-    if (ctx->env_record < 0) {
-        ctx->env_state = 1;
-        return RAIIAF_OK;
-    }
-    const uint8_t *payload;
-    int err = rf_load_payload(&ctx->src, &ctx->records[ctx->env_record], &ctx->limits,
-                              &ctx->env_alloc, &payload, &ctx->env_msg);
-    if (!err) {
-        ctx->env_text = (char *)payload;
-        ctx->env_size = (size_t)ctx->records[ctx->env_record].uncompressed_size;
-        json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, &ctx->env_msg, "environment");
-        if (!env)
-            err = RAIIAF_EMANIFEST;
-        json_object_put(env);
-    }
-    ctx->env_state = err ? -err : 1;
-    if (err)
-        ctx->msg = ctx->env_msg;
-    return err;
+    return rf_cached_set(&ctx->env_cache, err, &ctx->msg);
 }
 
 int raiiaf_get_env_json(raiiaf_ctx *ctx, const char **json, size_t *size)
@@ -554,33 +336,5 @@ int raiiaf_get_env_json(raiiaf_ctx *ctx, const char **json, size_t *size)
         *json = ctx->env_text;
     if (size)
         *size = ctx->env_size;
-    return RAIIAF_OK;
-}
-
-int raiiaf_verify(raiiaf_ctx *ctx)
-{
-    int err = rf_ctx_check(ctx);
-    if (err)
-        return err;
-    raiiaf_image_info info;
-    err = raiiaf_get_image_info(ctx, &info); /* the PNG header, not its pixels */
-    if (err == RAIIAF_ENOIMAGE)
-        err = RAIIAF_OK; /* a file may hold latents only */
-    if (err)
-        return err;
-    err = rf_ctx_load_env(ctx);
-    if (err)
-        return err;
-    for (size_t i = 0; i < ctx->latent_count; i++) {
-        const rf_record *rec = &ctx->records[ctx->latents[i]];
-        void *buf = malloc(rec->uncompressed_size ? (size_t)rec->uncompressed_size : 1);
-        if (!buf)
-            return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "chunk %zu (LATN): out of memory",
-                           rec->position);
-        err = rf_latent_decode(&ctx->src, rec, buf, (size_t)rec->uncompressed_size, &ctx->msg);
-        free(buf);
-        if (err)
-            return err;
-    }
     return RAIIAF_OK;
 }

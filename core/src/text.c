@@ -6,6 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* model_info's fields and their text keys: the reader flattens by this
+ * table, raiiaf_writer_set_text() sets by it. */
+const rf_text_field rf_text_fields[] = {
+    {"model_name", "model"}, {"version", "model-version"}, {"date", "date"},
+    {"prompt", "prompt"},    {"negative_prompt", "negative-prompt"}, {"tags", "tags"},
+};
+const size_t rf_text_field_count = sizeof rf_text_fields / sizeof rf_text_fields[0];
+/* model_info's objects whose members become text keys: the member's name
+ * with '_' turned to '-', after the prefix. The last has the empty prefix:
+ * a key matching no other goes there. */
+const rf_text_field rf_text_sections[] = {
+    {"hardware_info", "hardware-"},
+    {"generation_settings", ""},
+};
+const size_t rf_text_section_count = sizeof rf_text_sections / sizeof rf_text_sections[0];
+
 typedef struct text_list {
     rf_text_pair *pairs;
     size_t count, cap;
@@ -155,27 +171,26 @@ static int build_texts(raiiaf_ctx *ctx)
         return RAIIAF_OK;
     text_list l = {0};
     json_object *mi = rf_json_get(ctx->meta, "model_info");
-    static const struct { const char *json, *key; } named[] = {
-        {"model_name", "model"}, {"version", "model-version"}, {"date", "date"},
-        {"prompt", "prompt"},    {"negative_prompt", "negative-prompt"}, {"tags", "tags"},
-    };
-    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-        json_object *v = rf_json_get(mi, named[i].json);
+    for (size_t i = 0; i < rf_text_field_count; i++) {
+        json_object *v = rf_json_get(mi, rf_text_fields[i].json);
         if (v)
-            add_json(&l, named[i].key, v);
+            add_json(&l, rf_text_fields[i].key, v);
     }
     if (mi && json_object_is_type(mi, json_type_object)) {
         json_object_object_foreach(mi, k, v)
         {
-            bool known = !strcmp(k, "generation_settings") || !strcmp(k, "hardware_info");
-            for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
-                known |= !strcmp(k, named[i].json);
+            bool known = false;
+            for (size_t i = 0; i < rf_text_field_count; i++)
+                known |= !strcmp(k, rf_text_fields[i].json);
+            for (size_t i = 0; i < rf_text_section_count; i++)
+                known |= !strcmp(k, rf_text_sections[i].json);
             if (!known && !json_object_is_type(v, json_type_object))
                 add_json(&l, k, v);
         }
     }
-    add_object(&l, "", rf_json_get(mi, "generation_settings"));
-    add_object(&l, "hardware-", rf_json_get(mi, "hardware_info"));
+    /* settings first, then hardware */
+    for (size_t i = rf_text_section_count; i-- > 0;)
+        add_object(&l, rf_text_sections[i].key, rf_json_get(mi, rf_text_sections[i].json));
     for (size_t i = 0; i < ctx->latent_count; i++) {
         const rf_record *r = &ctx->records[ctx->latents[i]];
         char key[32], value[256], shape[160] = "";
@@ -184,8 +199,7 @@ static int build_texts(raiiaf_ctx *ctx)
             pos += (size_t)snprintf(shape + pos, sizeof shape - pos, d ? "x%llu" : "%llu",
                                     (unsigned long long)r->shape[d]);
         snprintf(key, sizeof key, "latent-%zu", i);
-        snprintf(value, sizeof value, "%.64s %s %s %s", r->key,
-                 r->dtype == RAIIAF_FLOAT16 ? "float16" : "float32", shape,
+        snprintf(value, sizeof value, "%.64s %s %s %s", r->key, rf_dtype(r->dtype)->name, shape,
                  r->compressed ? "zfp" : "raw");
         add_pair(&l, key, value);
     }
@@ -213,7 +227,7 @@ int raiiaf_get_text_count(raiiaf_ctx *ctx, size_t *count)
     if (err)
         return err;
     if (!count)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     *count = ctx->text_count;
     return RAIIAF_OK;
 }
@@ -273,7 +287,7 @@ int raiiaf_get_parameters_text(raiiaf_ctx *ctx, const char **text)
     if (err)
         return err;
     if (!text)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     if (ctx->parameters) {
         *text = ctx->parameters;
         return RAIIAF_OK;

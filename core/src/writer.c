@@ -19,14 +19,12 @@
  * and keeps our files at or below the reference's size. */
 #define RF_ZSTD_LEVEL_JSON 19
 
+/* A latent as it goes into the file: its record (rec.key points to key;
+ * offset is settled when the file is built) and its chunk's bytes. */
 typedef struct w_latent {
+    rf_record rec;
     char *key;
-    int dtype;
-    unsigned ndim;
-    uint64_t shape[RAIIAF_MAX_DIMS];
-    uint64_t raw_size;
-    uint8_t hash[32];
-    rf_latent_chunk chunk;
+    uint8_t *bytes;
     json_object *extra; /* kept from a stored record, or NULL */
 } w_latent;
 
@@ -63,7 +61,7 @@ raiiaf_writer *raiiaf_writer_new(void)
 static void latent_free(w_latent *l)
 {
     free(l->key);
-    free(l->chunk.bytes);
+    free(l->bytes);
     json_object_put(l->extra);
     memset(l, 0, sizeof *l);
 }
@@ -87,15 +85,17 @@ void raiiaf_writer_free(raiiaf_writer *w)
 
 const char *raiiaf_writer_message(const raiiaf_writer *w)
 {
-    return w ? w->msg.text : "";
+    return w ? w->msg.text : RF_NO_OBJECT_MESSAGE;
 }
 
 /* ---- image ------------------------------------------------------------ */
 
 int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size)
 {
-    if (!w || !png || !size)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!png || !size)
+        return RF_BAD_ARGS(&w->msg);
     if (!rf_is_png(png, size))
         return rf_fail(&w->msg, RAIIAF_ENOTPNG, "the image is not PNG data");
     if (size > UINT32_MAX - RF_INNER_SIZE)
@@ -112,8 +112,10 @@ int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size)
 
 int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *px, int level)
 {
-    if (!w || !px)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!px)
+        return RF_BAD_ARGS(&w->msg);
     uint8_t *png;
     size_t size;
     int err = rf_png_encode(px, level, &png, &size, &w->msg);
@@ -207,7 +209,7 @@ static int check_latent_values(raiiaf_writer *w, const char *key, int dtype, con
     if (elements > RF_REF_LATENT_MAX_ELEMENTS)
         return rf_fail(&w->msg, RAIIAF_EVALUE, "latent \"%.64s\": %llu elements (at most 1e8)", key,
                        (unsigned long long)elements);
-    size_t esize = dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    size_t esize = rf_dtype(dtype)->size;
     if (size != elements * esize)
         return rf_fail(&w->msg, RAIIAF_EINVAL, "latent \"%.64s\": %zu bytes for %llu elements",
                        key, size, (unsigned long long)elements);
@@ -224,95 +226,94 @@ static int check_latent_values(raiiaf_writer *w, const char *key, int dtype, con
     return RAIIAF_OK;
 }
 
-static int store_array_latent(raiiaf_writer *w, const char *key, int dtype, const uint64_t *shape,
-                              unsigned ndim, const void *data, size_t size, int storage,
-                              json_object *extra)
+/* Puts a latent into its slot (a latent with the same key is replaced):
+ * takes key, bytes and extra, or frees them on failure. */
+static int put_latent(raiiaf_writer *w, const rf_record *rec, char *key, uint8_t *bytes,
+                      json_object *extra)
 {
+    w_latent *slot = NULL;
+    int err = key ? add_latent_slot(w, key, &slot)
+                  : rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
+    if (err) {
+        free(key);
+        free(bytes);
+        json_object_put(extra);
+        return err;
+    }
+    slot->rec = *rec;
+    slot->rec.obj = NULL;
+    slot->rec.key = key;
+    slot->key = key;
+    slot->bytes = bytes;
+    slot->extra = extra;
+    return RAIIAF_OK;
+}
+
+static int store_array_latent(raiiaf_writer *w, const char *key, int dtype, const uint64_t *shape,
+                              unsigned ndim, const void *data, size_t size, int storage)
+{
+    rf_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.type = RF_LATN;
+    rec.dtype = dtype;
+    rec.ndim = ndim;
+    memcpy(rec.shape, shape, ndim * sizeof *shape);
+    rec.uncompressed_size = size;
     /* The hash covers the little-endian bytes. */
-    uint8_t hash[32];
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    size_t esize = rf_dtype(dtype)->size;
     uint8_t *le = malloc(size ? size : 1);
     if (!le)
         return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     memcpy(le, data, size);
-    rf_host_to_le(le, size / (dtype == RAIIAF_FLOAT16 ? 2 : 4), dtype == RAIIAF_FLOAT16 ? 2 : 4);
-    rf_sha256(le, size, hash);
+    rf_host_to_le(le, size / esize, esize);
+    rf_sha256(le, size, rec.hash);
     free(le);
 #else
-    rf_sha256(data, size, hash);
+    rf_sha256(data, size, rec.hash);
 #endif
-    rf_latent_chunk chunk;
-    int err = rf_latent_encode(dtype, shape, ndim, data, storage, &chunk, &w->msg);
+    uint8_t *bytes;
+    int err = rf_latent_encode(&rec, data, storage, &bytes, &w->msg);
     if (err)
         return err;
-    char *k = rf_strdup(key);
-    w_latent *slot;
-    if (!k || (err = add_latent_slot(w, key, &slot))) {
-        free(k);
-        free(chunk.bytes);
-        return err ? err : rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
-    }
-    slot->key = k;
-    slot->dtype = dtype;
-    slot->ndim = ndim;
-    memcpy(slot->shape, shape, ndim * sizeof *shape);
-    slot->raw_size = size;
-    memcpy(slot->hash, hash, 32);
-    slot->chunk = chunk;
-    slot->extra = extra;
-    return RAIIAF_OK;
+    return put_latent(w, &rec, rf_strdup(key), bytes, NULL);
 }
 
 int raiiaf_writer_add_latent(raiiaf_writer *w, const char *key, int dtype, const uint64_t *shape,
                              unsigned ndim, const void *data, size_t size, int storage)
 {
-    if (!w || !key || !*key || !shape || !data)
+    if (!w)
         return RAIIAF_EINVAL;
-    if (dtype != RAIIAF_FLOAT32 && dtype != RAIIAF_FLOAT16)
-        return rf_fail(&w->msg, RAIIAF_EINVAL, "latent \"%.64s\": dtype must be float32 or float16",
-                       key);
+    if (!key || !*key || !shape || !data)
+        return RF_BAD_ARGS(&w->msg);
+    if (!rf_dtype(dtype))
+        return rf_fail(&w->msg, RAIIAF_EINVAL, "latent \"%.64s\": unknown dtype %d", key, dtype);
     if (storage < RAIIAF_STORAGE_AUTO || storage > RAIIAF_STORAGE_ZFP)
         return rf_fail(&w->msg, RAIIAF_EINVAL, "latent \"%.64s\": unknown storage %d", key, storage);
     int err = check_latent_values(w, key, dtype, shape, ndim, data, size);
     if (err)
         return err;
-    return store_array_latent(w, key, dtype, shape, ndim, data, size, storage, NULL);
+    return store_array_latent(w, key, dtype, shape, ndim, data, size, storage);
 }
 
 int raiiaf_writer_add_latent_stored(raiiaf_writer *w, const void *blob, size_t size)
 {
-    if (!w || !blob)
+    if (!w)
         return RAIIAF_EINVAL;
-    const uint8_t *b = blob;
-    if (size < RF_STORED_MAGIC_SIZE + 4 || memcmp(b, RF_STORED_MAGIC, RF_STORED_MAGIC_SIZE))
-        return rf_fail(&w->msg, RAIIAF_EINVAL, "stored latent: not a libraiiaf latent blob");
-    uint32_t jlen = rf_get_le32(b + RF_STORED_MAGIC_SIZE);
-    if (jlen > size - RF_STORED_MAGIC_SIZE - 4)
-        return rf_fail(&w->msg, RAIIAF_ETRUNCATED, "stored latent: blob is truncated");
-    const uint8_t *chunk = b + RF_STORED_MAGIC_SIZE + 4 + jlen;
-    size_t chunk_size = size - RF_STORED_MAGIC_SIZE - 4 - jlen;
-    json_object *r = rf_json_parse((const char *)b + RF_STORED_MAGIC_SIZE + 4, jlen, &w->msg,
-                                   "stored latent record");
-    if (!r)
-        return RAIIAF_EMANIFEST;
-    json_object_object_add(r, "offset", json_object_new_int64(0));
-    raiiaf_limits limits;
-    raiiaf_limits_default(&limits);
+    if (!blob)
+        return RF_BAD_ARGS(&w->msg);
+    json_object *r;
     rf_record rec;
-    int err = rf_parse_record(r, 0, 0, &limits, &rec, &w->msg);
-    if (!err && rec.type != RF_LATN)
-        err = rf_fail(&w->msg, RAIIAF_ERECORD, "stored latent: the record is not LATN");
-    if (!err && rec.compressed_size != chunk_size)
-        err = rf_fail(&w->msg, RAIIAF_ERECORD, "stored latent: %zu chunk bytes, the record says %llu",
-                      chunk_size, (unsigned long long)rec.compressed_size);
-    void *values = NULL;
-    if (!err) {
-        /* Decode once: the blob may come from anywhere (a parasite, a
-         * profile), and the check must not let a bad chunk into a file. */
-        values = malloc(rec.uncompressed_size ? (size_t)rec.uncompressed_size : 1);
-        if (!values)
-            err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
-    }
+    const uint8_t *chunk;
+    size_t chunk_size;
+    int err = rf_stored_unpack(blob, size, &r, &rec, &chunk, &chunk_size, &w->msg);
+    if (err)
+        return err;
+    /* Decode once: the blob may come from anywhere (a parasite, a profile),
+     * and the check must not let a bad chunk into a file. */
+    void *values = malloc(rec.uncompressed_size ? (size_t)rec.uncompressed_size : 1);
+    if (!values)
+        err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     rf_source src = {chunk, -1, chunk_size};
     if (!err)
         err = rf_latent_decode(&src, &rec, values, (size_t)rec.uncompressed_size, &w->msg);
@@ -320,39 +321,16 @@ int raiiaf_writer_add_latent_stored(raiiaf_writer *w, const void *blob, size_t s
         err = check_latent_values(w, rec.key, rec.dtype, rec.shape, rec.ndim, values,
                                   (size_t)rec.uncompressed_size);
     free(values);
-    w_latent *slot = NULL;
-    char *key = NULL;
     uint8_t *copy = NULL;
+    if (!err && !(copy = malloc(chunk_size ? chunk_size : 1)))
+        err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     if (!err) {
-        key = rf_strdup(rec.key);
-        copy = malloc(chunk_size);
-        if (!key || !copy)
-            err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
+        memcpy(copy, chunk, chunk_size);
+        json_object *extra = rf_json_get(r, "extra");
+        err = put_latent(w, &rec, rf_strdup(rec.key), copy, extra ? json_object_get(extra) : NULL);
     }
-    if (!err)
-        err = add_latent_slot(w, key, &slot);
-    if (err) {
-        free(key);
-        free(copy);
-        json_object_put(r);
-        return err;
-    }
-    memcpy(copy, chunk, chunk_size);
-    slot->key = key;
-    slot->dtype = rec.dtype;
-    slot->ndim = rec.ndim;
-    memcpy(slot->shape, rec.shape, sizeof rec.shape);
-    slot->raw_size = rec.uncompressed_size;
-    memcpy(slot->hash, rec.hash, 32);
-    slot->chunk.bytes = copy;
-    slot->chunk.size = chunk_size;
-    slot->chunk.compressed = rec.compressed;
-    slot->chunk.len_header = rec.len_header;
-    slot->chunk.len_data = rec.len_data;
-    json_object *extra = rf_json_get(r, "extra");
-    slot->extra = extra ? json_object_get(extra) : NULL;
     json_object_put(r);
-    return RAIIAF_OK;
+    return err;
 }
 
 int raiiaf_writer_clear_latents(raiiaf_writer *w)
@@ -379,34 +357,23 @@ static int recode_latents(raiiaf_writer *w)
 {
     for (size_t i = 0; i < w->latent_count; i++) {
         w_latent *l = &w->latents[i];
-        rf_record rec;
-        memset(&rec, 0, sizeof rec);
-        rec.type = RF_LATN;
-        rec.position = i;
-        rec.compressed_size = l->chunk.size;
-        rec.uncompressed_size = l->raw_size;
-        memcpy(rec.hash, l->hash, 32);
-        rec.compressed = l->chunk.compressed;
-        rec.len_header = l->chunk.len_header;
-        rec.len_data = l->chunk.len_data;
-        rec.key = l->key;
-        rec.dtype = l->dtype;
-        rec.ndim = l->ndim;
-        memcpy(rec.shape, l->shape, sizeof rec.shape);
-        void *values = malloc(l->raw_size ? (size_t)l->raw_size : 1);
+        size_t raw_size = (size_t)l->rec.uncompressed_size;
+        void *values = malloc(raw_size ? raw_size : 1);
         if (!values)
             return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
-        rf_source src = {l->chunk.bytes, -1, l->chunk.size};
-        rf_latent_chunk chunk;
-        int err = rf_latent_decode(&src, &rec, values, (size_t)l->raw_size, &w->msg);
+        rf_source src = {l->bytes, -1, l->rec.compressed_size};
+        l->rec.position = i;
+        uint8_t *bytes;
+        rf_record rec = l->rec;
+        int err = rf_latent_decode(&src, &l->rec, values, raw_size, &w->msg);
         if (!err)
-            err = rf_latent_encode(l->dtype, l->shape, l->ndim, values, w->recode_storage, &chunk,
-                                   &w->msg);
+            err = rf_latent_encode(&rec, values, w->recode_storage, &bytes, &w->msg);
         free(values);
         if (err)
             return err;
-        free(l->chunk.bytes);
-        l->chunk = chunk;
+        free(l->bytes);
+        l->bytes = bytes;
+        l->rec = rec;
     }
     return RAIIAF_OK;
 }
@@ -415,8 +382,10 @@ static int recode_latents(raiiaf_writer *w)
 
 int raiiaf_writer_set_metadata_json(raiiaf_writer *w, const char *json, size_t size)
 {
-    if (!w || !json)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!json)
+        return RF_BAD_ARGS(&w->msg);
     json_object *root = rf_json_parse(json, size, &w->msg, "metadata");
     if (!root)
         return RAIIAF_EMANIFEST;
@@ -490,50 +459,62 @@ static json_object *child_object(json_object *parent, const char *key)
     return o;
 }
 
+/* "a, b ,c" as ["a", "b", "c"]. */
+static json_object *tag_list(const char *value)
+{
+    json_object *tags = json_object_new_array();
+    for (const char *p = value; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        const char *s = p;
+        while (n && (*s == ' ' || *s == '\t'))
+            s++, n--;
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n)
+            json_object_array_add(tags, json_object_new_string_len(s, (int)n));
+        p = comma ? comma + 1 : p + strlen(p);
+    }
+    return tags;
+}
+
 int raiiaf_writer_set_text(raiiaf_writer *w, const char *key, const char *value)
 {
-    if (!w || !key || !*key)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!key || !*key)
+        return RF_BAD_ARGS(&w->msg);
     bool remove = !value || !*value;
-    static const struct { const char *key, *json; } named[] = {
-        {"model", "model_name"}, {"model-version", "version"}, {"date", "date"},
-        {"prompt", "prompt"},    {"negative-prompt", "negative_prompt"},
-    };
-    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
-        if (!strcmp(key, named[i].key)) {
-            if (remove)
-                json_object_object_del(w->model_info, named[i].json);
-            else
-                json_object_object_add(w->model_info, named[i].json, json_object_new_string(value));
-            return RAIIAF_OK;
-        }
-    if (!strcmp(key, "tags")) {
-        json_object *tags = json_object_new_array();
-        for (const char *p = remove ? "" : value; *p;) {
-            const char *comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            const char *s = p;
-            while (n && (*s == ' ' || *s == '\t'))
-                s++, n--;
-            while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-            if (n)
-                json_object_array_add(tags, json_object_new_string_len(s, (int)n));
-            p = comma ? comma + 1 : p + strlen(p);
-        }
-        json_object_object_add(w->model_info, "tags", tags);
+    for (size_t i = 0; i < rf_text_field_count; i++) {
+        const char *field = rf_text_fields[i].json;
+        if (strcmp(key, rf_text_fields[i].key))
+            continue;
+        if (!strcmp(field, "tags"))
+            json_object_object_add(w->model_info, field, tag_list(remove ? "" : value));
+        else if (remove)
+            json_object_object_del(w->model_info, field);
+        else
+            json_object_object_add(w->model_info, field, json_object_new_string(value));
         return RAIIAF_OK;
     }
-    /* Everything else is a generation setting, or hardware-KEY. */
-    bool hardware = !strncmp(key, "hardware-", 9);
+    /* Everything else is a member of a section: hardware-KEY, or a
+     * generation setting. */
+    const rf_text_field *section = &rf_text_sections[rf_text_section_count - 1];
+    for (size_t i = 0; i < rf_text_section_count; i++) {
+        size_t n = strlen(rf_text_sections[i].key);
+        if (!strncmp(key, rf_text_sections[i].key, n)) {
+            section = &rf_text_sections[i];
+            break;
+        }
+    }
     char jkey[80];
-    snprintf(jkey, sizeof jkey, "%s", hardware ? key + 9 : key);
+    snprintf(jkey, sizeof jkey, "%s", key + strlen(section->key));
     for (char *c = jkey; *c; c++)
         if (*c == '-')
             *c = '_';
     if (!*jkey)
         return rf_fail(&w->msg, RAIIAF_EINVAL, "empty field name");
-    json_object *parent = child_object(w->model_info, hardware ? "hardware_info" : "generation_settings");
+    json_object *parent = child_object(w->model_info, section->json);
     if (remove)
         json_object_object_del(parent, jkey);
     else
@@ -543,8 +524,10 @@ int raiiaf_writer_set_text(raiiaf_writer *w, const char *key, const char *value)
 
 int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, const char *json)
 {
-    if (!w || !key || !json)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!key || !json)
+        return RF_BAD_ARGS(&w->msg);
     if (!strcmp(key, "file_info") || !strcmp(key, "model_info") || !strcmp(key, "chunks"))
         return rf_fail(&w->msg, RAIIAF_EINVAL, "\"%s\" is not an extra key", key);
     json_object *v = rf_json_parse(json, strlen(json), &w->msg, "extra value");
@@ -556,8 +539,10 @@ int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, const char *
 
 int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size)
 {
-    if (!w || !json)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!json)
+        return RF_BAD_ARGS(&w->msg);
     json_object *env = rf_json_parse(json, size, &w->msg, "environment");
     if (!env)
         return RAIIAF_EMANIFEST;
@@ -577,8 +562,10 @@ int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size)
 int raiiaf_writer_set_software(raiiaf_writer *w, const char *name, const char *version,
                                const char *action)
 {
-    if (!w || !name || !*name)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!name || !*name)
+        return RF_BAD_ARGS(&w->msg);
     char *n = rf_strdup(name), *v = rf_strdup(version ? version : ""),
          *a = action ? rf_strdup(action) : NULL;
     if (!n || !v || (action && !a)) {
@@ -599,7 +586,7 @@ int raiiaf_writer_set_software(raiiaf_writer *w, const char *name, const char *v
 int raiiaf_writer_new_from(raiiaf_ctx *ctx, raiiaf_writer **out)
 {
     if (!out)
-        return RAIIAF_EINVAL;
+        return ctx ? RF_BAD_ARGS(&ctx->msg) : RAIIAF_EINVAL;
     *out = NULL;
     int err = rf_ctx_check(ctx);
     if (err)
@@ -787,13 +774,11 @@ typedef struct built {
     uint64_t total;
 } built;
 
-static int zstd_chunk(const char *type, const void *payload, size_t size, int level,
+static int zstd_chunk(int type, const void *payload, size_t size, int level,
                       uint8_t **out, size_t *out_size, rf_msg *msg)
 {
     uint8_t inner[RF_INNER_SIZE];
-    memcpy(inner, type, 4);
-    memcpy(inner + 4, "0000", 4);
-    rf_put_le32(inner + 8, (uint32_t)size);
+    rf_inner_build(inner, type, 0, (uint32_t)size);
     size_t total = RF_INNER_SIZE + size;
     size_t cap = ZSTD_compressBound(total);
     uint8_t *buf = malloc(cap);
@@ -821,53 +806,12 @@ static int zstd_chunk(const char *type, const void *payload, size_t size, int le
     ZSTD_freeCCtx(cctx);
     if (ZSTD_isError(r)) {
         free(buf);
-        return rf_fail(msg, RAIIAF_EZSTD, "%.4s chunk: zstd: %s", type, ZSTD_getErrorName(r));
+        return rf_fail(msg, RAIIAF_EZSTD, "%s chunk: zstd: %s", rf_type_name(type),
+                       ZSTD_getErrorName(r));
     }
     *out = buf;
     *out_size = ob.pos;
     return RAIIAF_OK;
-}
-
-static json_object *record(size_t index, const char *type, const char *flags, uint64_t offset,
-                           uint64_t csize, uint64_t usize, const uint8_t hash[32], json_object *extra,
-                           bool compressed, json_object *len_header, json_object *len_data)
-{
-    char hex[65];
-    rf_hex(hash, 32, hex);
-    json_object *r = json_object_new_object();
-    json_object_object_add(r, "index", json_object_new_int64((int64_t)index));
-    json_object_object_add(r, "type", json_object_new_string(type));
-    json_object_object_add(r, "flags", json_object_new_string(flags));
-    json_object_object_add(r, "offset", json_object_new_int64((int64_t)offset));
-    json_object_object_add(r, "compressed_size", json_object_new_int64((int64_t)csize));
-    json_object_object_add(r, "uncompressed_size", json_object_new_int64((int64_t)usize));
-    json_object_object_add(r, "hash", json_object_new_string(hex));
-    json_object_object_add(r, "extra", extra);
-    json_object_object_add(r, "compressed", json_object_new_boolean(compressed));
-    json_object_object_add(r, "len_header", len_header);
-    json_object_object_add(r, "len_data", len_data);
-    return r;
-}
-
-static json_object *latent_extra(const w_latent *l)
-{
-    json_object *extra = l->extra ? rf_json_deep_copy(l->extra) : json_object_new_object();
-    json_object *shape = json_object_new_array();
-    for (unsigned i = 0; i < l->ndim; i++)
-        json_object_array_add(shape, json_object_new_int64((int64_t)l->shape[i]));
-    /* shape, dtype and key first and always true to the chunk */
-    json_object *out = json_object_new_object();
-    json_object_object_add(out, "shape", shape);
-    json_object_object_add(out, "dtype",
-                           json_object_new_string(l->dtype == RAIIAF_FLOAT16 ? "float16" : "float32"));
-    json_object_object_add(out, "key", json_object_new_string(l->key));
-    json_object_object_foreach(extra, k, v)
-    {
-        if (strcmp(k, "shape") && strcmp(k, "dtype") && strcmp(k, "key"))
-            json_object_object_add(out, k, json_object_get(v));
-    }
-    json_object_put(extra);
-    return out;
 }
 
 /* Appends this write to meta.edit_history when it re-writes a file. */
@@ -915,9 +859,9 @@ static int build(raiiaf_writer *w, built *b)
         if (!w->env)
             return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     }
-    err = zstd_chunk("DATA", w->png, w->png_size, RF_ZSTD_LEVEL, &b->data_chunk, &b->data_size, &w->msg);
+    err = zstd_chunk(RF_DATA, w->png, w->png_size, RF_ZSTD_LEVEL, &b->data_chunk, &b->data_size, &w->msg);
     if (!err)
-        err = zstd_chunk("ENVC", w->env, w->env_size, RF_ZSTD_LEVEL_JSON, &b->env_chunk, &b->env_size, &w->msg);
+        err = zstd_chunk(RF_ENVC, w->env, w->env_size, RF_ZSTD_LEVEL_JSON, &b->env_chunk, &b->env_size, &w->msg);
     if (err) {
         free_built(b);
         return err;
@@ -926,22 +870,20 @@ static int build(raiiaf_writer *w, built *b)
     json_object *chunks = json_object_new_array();
     uint64_t off = RF_HEADER_SIZE;
     for (size_t i = 0; i < w->latent_count; i++) {
-        const w_latent *l = &w->latents[i];
-        json_object_array_add(
-            chunks, record(i, "LATN", l->dtype == RAIIAF_FLOAT16 ? "F16" : "F32", off, l->chunk.size,
-                           l->raw_size, l->hash, latent_extra(l), l->chunk.compressed,
-                           json_object_new_int64((int64_t)l->chunk.len_header),
-                           json_object_new_int64((int64_t)l->chunk.len_data)));
-        off += l->chunk.size;
+        w_latent *l = &w->latents[i];
+        l->rec.offset = off;
+        json_object_array_add(chunks, rf_record_build(&l->rec, i, l->extra));
+        off += l->rec.compressed_size;
     }
-    uint8_t h[32];
-    rf_sha256(w->png, w->png_size, h);
-    json_object_array_add(chunks, record(w->latent_count, "DATA", "0000", off, b->data_size,
-                                         w->png_size, h, json_object_new_object(), true, NULL, NULL));
+    rf_record data = {.type = RF_DATA, .offset = off, .compressed_size = b->data_size,
+                      .uncompressed_size = w->png_size, .compressed = true};
+    rf_sha256(w->png, w->png_size, data.hash);
+    json_object_array_add(chunks, rf_record_build(&data, w->latent_count, NULL));
     off += b->data_size;
-    rf_sha256(w->env, w->env_size, h);
-    json_object_array_add(chunks, record(w->latent_count + 1, "ENVC", "0000", off, b->env_size,
-                                         w->env_size, h, json_object_new_object(), true, NULL, NULL));
+    rf_record env = {.type = RF_ENVC, .offset = off, .compressed_size = b->env_size,
+                     .uncompressed_size = w->env_size, .compressed = true};
+    rf_sha256(w->env, w->env_size, env.hash);
+    json_object_array_add(chunks, rf_record_build(&env, w->latent_count + 1, NULL));
     off += b->env_size;
     uint64_t meta_offset = off;
     size_t chunk_count = w->latent_count + 2;
@@ -970,7 +912,7 @@ static int build(raiiaf_writer *w, built *b)
         const char *js = rf_json_pretty(root, &jlen);
         free(b->meta_chunk);
         b->meta_chunk = NULL;
-        err = zstd_chunk("META", js, jlen, RF_ZSTD_LEVEL_JSON, &b->meta_chunk, &b->meta_size, &w->msg);
+        err = zstd_chunk(RF_META, js, jlen, RF_ZSTD_LEVEL_JSON, &b->meta_chunk, &b->meta_size, &w->msg);
         if (err)
             break;
         uint64_t total = meta_offset + b->meta_size;
@@ -988,16 +930,8 @@ static int build(raiiaf_writer *w, built *b)
         free_built(b);
         return rf_fail(&w->msg, RAIIAF_ELIMIT, "the file exceeds the 4 GiB the header can address");
     }
-    uint8_t *hd = b->header;
-    memcpy(hd, RAIIAF_MAGIC, 6);
-    hd[6] = 1;
-    hd[7] = 0;
-    hd[8] = 0;
-    rf_put_le32(hd + 9, (uint32_t)meta_offset);
-    rf_put_le32(hd + 13, (uint32_t)b->meta_size);
-    rf_put_le32(hd + 17, (uint32_t)chunk_count);
-    rf_put_le64(hd + 21, b->total);
-    rf_put_le32(hd + 29, 0);
+    rf_header_build(b->header, (uint32_t)meta_offset, (uint32_t)b->meta_size,
+                    (uint32_t)chunk_count, b->total);
     return RAIIAF_OK;
 }
 
@@ -1008,7 +942,7 @@ static int emit_all(raiiaf_writer *w, built *b, emit_fn emit, void *user)
 {
     int err = emit(user, b->header, RF_HEADER_SIZE);
     for (size_t i = 0; !err && i < w->latent_count; i++)
-        err = emit(user, w->latents[i].chunk.bytes, w->latents[i].chunk.size);
+        err = emit(user, w->latents[i].bytes, (size_t)w->latents[i].rec.compressed_size);
     if (!err)
         err = emit(user, b->data_chunk, b->data_size);
     if (!err)
@@ -1025,8 +959,10 @@ static int emit_memory(void *user, const void *data, size_t size)
 
 int raiiaf_writer_write_memory(raiiaf_writer *w, void **data, size_t *size)
 {
-    if (!w || !data || !size)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!data || !size)
+        return RF_BAD_ARGS(&w->msg);
     built b;
     int err = build(w, &b);
     if (err)
@@ -1055,8 +991,10 @@ static int emit_output(void *user, const void *data, size_t size)
 
 int raiiaf_writer_write_file(raiiaf_writer *w, const char *path)
 {
-    if (!w || !path || !*path)
+    if (!w)
         return RAIIAF_EINVAL;
+    if (!path || !*path)
+        return RF_BAD_ARGS(&w->msg);
     built b;
     int err = build(w, &b);
     if (err)

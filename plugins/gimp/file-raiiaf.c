@@ -324,11 +324,9 @@ set_ctx_error (GError          **error,
                const raiiaf_ctx *ctx,
                int               err)
 {
-  const char *detail = ctx ? raiiaf_ctx_message (ctx) : "";
+  const char *detail = raiiaf_ctx_message (ctx);
 
-  if (! detail || ! *detail)
-    detail = raiiaf_strerror (err);
-
+  (void) err;
   g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                "Could not open '%s' as a raiiaf file: %s",
                gimp_file_get_utf8_name (file), detail);
@@ -801,10 +799,9 @@ export_error (GError              **error,
               int                   err,
               const gchar          *what)
 {
-  const char *detail = w ? raiiaf_writer_message (w) : "";
+  const char *detail = raiiaf_writer_message (w);
 
-  if (! detail || ! *detail)
-    detail = raiiaf_strerror (err);
+  (void) err;
   g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                "Could not export '%s' (%s): %s",
                gimp_file_get_utf8_name (file), what, detail);

@@ -87,20 +87,16 @@ static ExceptionType exception_type_for(int err, int writing)
     }
 }
 
-/* Throws `err` with the library's sentence and, when it has one, the
- * message naming the failing record; `what` says what we were doing. */
+/* Throws `err` with the library's sentence and the message naming the
+ * failing record; `what` says what we were doing. */
 static void throw_raiiaf_error(ExceptionInfo *exception, const char *module, const char *function,
                                size_t line, int err, int writing, const char *what,
                                const char *detail, const char *filename)
 {
     char reason[MagickPathExtent];
 
-    if (detail != NULL && *detail != '\0')
-        (void) FormatLocaleString(reason, sizeof reason, "raiiaf: %s: %s (%s)", what,
-                                  raiiaf_strerror(err), detail);
-    else
-        (void) FormatLocaleString(reason, sizeof reason, "raiiaf: %s: %s", what,
-                                  raiiaf_strerror(err));
+    (void) FormatLocaleString(reason, sizeof reason, "raiiaf: %s: %s (%s)", what,
+                              raiiaf_strerror(err), detail);
     (void) ThrowMagickException(exception, module, function, line,
                                 exception_type_for(err, writing), reason, "`%s'", filename);
 }

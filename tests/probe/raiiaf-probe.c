@@ -202,7 +202,7 @@ static int first_error(raiiaf_ctx *ctx, const char *path)
         goto report;
     return 1;
 report:
-    printf("%s\n", *raiiaf_ctx_message(ctx) ? raiiaf_ctx_message(ctx) : raiiaf_strerror(err));
+    printf("%s\n", raiiaf_ctx_message(ctx));
     return 0;
 }
 

@@ -91,7 +91,7 @@ static void check_round_trip(int dtype, unsigned ndim, const uint64_t *shape)
     size_t count = 1;
     for (unsigned i = 0; i < ndim; i++)
         count *= shape[i];
-    size_t size = count * npy_dtype_size(dtype);
+    size_t size = count * raiiaf_dtype_size(dtype);
     unsigned char *data = malloc(size ? size : 1);
     for (size_t i = 0; i < size; i++)
         data[i] = (unsigned char)(i * 7 + 3);

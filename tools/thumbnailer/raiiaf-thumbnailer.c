@@ -350,13 +350,12 @@ static int parse_size(const char *text, uint32_t *size)
     return 0;
 }
 
-/* The context's message names the record and the fault; the generic
- * sentence is only the fallback (as the raiiaf tool prints them). */
+/* The context's message names the record and the fault (as the raiiaf
+ * tool prints them). */
 static int library_error(raiiaf_ctx *ctx, const char *path, int err)
 {
-    const char *msg = raiiaf_ctx_message(ctx);
-    fprintf(stderr, "%s: %s: %s\n", program_name, path,
-            msg && *msg ? msg : raiiaf_strerror(err));
+    (void)err;
+    fprintf(stderr, "%s: %s: %s\n", program_name, path, raiiaf_ctx_message(ctx));
     return 1;
 }
 

@@ -1,0 +1,21 @@
+/* raiiaf_verify: every payload of an opened file read and checked. */
+#include "internal.h"
+
+int raiiaf_verify(raiiaf_ctx *ctx)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    raiiaf_image_info info;
+    err = raiiaf_get_image_info(ctx, &info); /* the PNG header, not its pixels */
+    if (err == RAIIAF_ENOIMAGE)
+        err = RAIIAF_OK; /* a file may hold latents only */
+    if (err)
+        return err;
+    err = rf_ctx_load_env(ctx);
+    if (err)
+        return err;
+    for (size_t i = 0; !err && i < ctx->latent_count; i++)
+        err = rf_latent_check(&ctx->src, &ctx->records[ctx->latents[i]], &ctx->msg);
+    return err;
+}
