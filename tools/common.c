@@ -138,7 +138,9 @@ int tool_read_file(const char *path, uint64_t max_size, char **data, size_t *siz
 {
     *data = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a writer is refused below instead of
+     * waiting in open(); regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, err_size, "%s", strerror(errno));
         return -1;

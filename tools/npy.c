@@ -467,7 +467,9 @@ int npy_read_file(const char *path, npy_array *array, char *err, size_t err_size
     int rc = -1;
 
     memset(array, 0, sizeof *array);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a writer is refused below instead of
+     * waiting in open(); regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         set_error(err, err_size, "%s", strerror(errno));
         return -1;

@@ -135,6 +135,33 @@ RAIIAF_API int raiiaf_open_file(raiiaf_ctx *ctx, const char *path);
  * and unchanged until raiiaf_ctx_free(). */
 RAIIAF_API int raiiaf_open_memory(raiiaf_ctx *ctx, const void *data, size_t size);
 
+/* Input that arrives in pieces (a pipe, stdin, a host's incremental
+ * loader such as gdk-pixbuf's load_increment): push the bytes as they come;
+ * the stream checks the magic with the first 6 and the header with the
+ * first 33 (version, file size against max_file_size, META chunk inside),
+ * keeps only what has arrived (never what the header claims), and takes no
+ * byte past the header's file size. raiiaf_stream_wanted() says how many
+ * more it needs (0 when complete or failed), so a reader of a pipe reads
+ * exactly the file and stops. raiiaf_stream_open() then opens a context on
+ * the buffered bytes: the stream must outlive that context. A failed push
+ * leaves the stream failed; its message says why. */
+typedef struct raiiaf_stream raiiaf_stream;
+
+RAIIAF_API raiiaf_stream *raiiaf_stream_new(void);
+RAIIAF_API void raiiaf_stream_free(raiiaf_stream *s);
+/* Before the first push; the defaults otherwise. Only max_file_size is
+ * used here: give the context the same limits. */
+RAIIAF_API int raiiaf_stream_set_limits(raiiaf_stream *s, const raiiaf_limits *limits);
+RAIIAF_API int raiiaf_stream_push(raiiaf_stream *s, const void *data, size_t size);
+RAIIAF_API uint64_t raiiaf_stream_wanted(const raiiaf_stream *s);
+/* The header's file size; RAIIAF_EBADSTATE before the header is in. */
+RAIIAF_API int raiiaf_stream_file_size(const raiiaf_stream *s, uint64_t *size);
+/* The bytes buffered so far (borrowed; valid until the next push). */
+RAIIAF_API int raiiaf_stream_get_data(const raiiaf_stream *s, const void **data, size_t *size);
+/* RAIIAF_ETRUNCATED (or EMAGIC for no bytes) when the input ended early. */
+RAIIAF_API int raiiaf_stream_open(raiiaf_stream *s, raiiaf_ctx *ctx);
+RAIIAF_API const char *raiiaf_stream_message(const raiiaf_stream *s);
+
 /* Reads and checks every payload (image, environment, each latent): what
  * `raiiaf verify` does. */
 RAIIAF_API int raiiaf_verify(raiiaf_ctx *ctx);

@@ -89,6 +89,18 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
                        size >= 3 && data[0] == 0xff && data[1] == 0xd8 ? "a JPEG"
                        : size >= 4 && !memcmp(data, "RIFF", 4)        ? "a RIFF (WebP?) file"
                                                                        : "unknown data");
+    /* libpng refuses a size over its user limits as "Invalid IHDR data":
+     * name the limit instead. */
+    if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 |
+                     (uint32_t)data[18] << 8 | data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 |
+                     (uint32_t)data[22] << 8 | data[23];
+        if (w > limits->max_image_width || h > limits->max_image_height)
+            return rf_fail(msg, RAIIAF_ELIMIT, "embedded PNG: %ux%u exceeds the limit of %ux%u",
+                           (unsigned)w, (unsigned)h, (unsigned)limits->max_image_width,
+                           (unsigned)limits->max_image_height);
+    }
     png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
     png_structp png = new_reader(&io, limits);
     png_infop pi = png ? png_create_info_struct(png) : NULL;

@@ -239,7 +239,10 @@ int raiiaf_open_file(raiiaf_ctx *ctx, const char *path)
         return RF_BAD_ARGS(&ctx->msg);
     if (ctx->state != RF_NEW)
         return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "a context opens one file only");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without a writer would wait forever; it
+     * is refused below as not a regular file (the flag does nothing to
+     * regular files). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         ctx->state = RF_BROKEN;
         return rf_fail(&ctx->msg, RAIIAF_EIO, "cannot open: %s", strerror(errno));

@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <MagickCore/MagickCore.h>
 
@@ -143,50 +146,61 @@ static void limits_from_magick(raiiaf_limits *limits)
 }
 
 /* Reads a stream that ImageMagick could not map (pipe, stdin, compressed
- * file) into memory, up to `max_size` bytes. */
-static void *read_whole_stream(Image *image, uint64_t max_size, size_t *size,
-                               ExceptionInfo *exception)
+ * file) through the library's stream helper: the magic and header are
+ * checked with the first bytes, reading stops one byte after the header's
+ * file size (more data there is refused, as for a file on disk),
+ * and every byte kept is counted against ImageMagick's memory resource
+ * (-limit memory) before it is read. *accounted receives what to
+ * relinquish. fd >= 0 reads a FIFO of our own opening instead of the
+ * blob. */
+static raiiaf_stream *read_stream(Image *image, int fd, const raiiaf_limits *limits,
+                                  MagickSizeType *accounted, ExceptionInfo *exception)
 {
-    unsigned char *buffer = NULL;
-    size_t capacity = 0, length = 0;
+    raiiaf_stream *stream = raiiaf_stream_new();
+    unsigned char piece[65536];
+    int err;
 
-    for (;;) {
-        ssize_t count;
-
-        if (length == capacity) {
-            size_t grown = capacity == 0 ? 65536 : capacity * 2;
-            unsigned char *bigger;
-
-            if (grown < capacity || (uint64_t) capacity >= max_size + 1) {
-                free(buffer);
-                THROW_MESSAGE(exception, ResourceLimitError,
-                              "raiiaf: the input is larger than the file size limit",
-                              image->filename);
-                return NULL;
-            }
-            bigger = realloc(buffer, grown);
-            if (bigger == NULL) {
-                free(buffer);
-                THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed",
-                              image->filename);
-                return NULL;
-            }
-            buffer = bigger;
-            capacity = grown;
-        }
-        count = ReadBlob(image, capacity - length, buffer + length);
-        if (count <= 0)
-            break;
-        length += (size_t) count;
-    }
-    if ((uint64_t) length > max_size) {
-        free(buffer);
-        THROW_MESSAGE(exception, ResourceLimitError,
-                      "raiiaf: the input is larger than the file size limit", image->filename);
+    *accounted = 0;
+    if (stream == NULL) {
+        THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed", image->filename);
         return NULL;
     }
-    *size = length;
-    return buffer;
+    err = raiiaf_stream_set_limits(stream, limits);
+    while (err == RAIIAF_OK) {
+        uint64_t wanted = raiiaf_stream_wanted(stream);
+        size_t n = wanted < sizeof piece ? (size_t) wanted : sizeof piece;
+        ssize_t count;
+
+        if (n == 0) {
+            /* Complete: one more byte tells a file from a file with more
+             * after it, which a file read from disk would fail on too. */
+            if (fd >= 0 ? read(fd, piece, 1) == 1 : ReadBlob(image, 1, piece) == 1)
+                err = raiiaf_stream_push(stream, piece, 1);
+            break;
+        }
+        if (AcquireMagickResource(MemoryResource, (MagickSizeType) n) == MagickFalse) {
+            THROW_MESSAGE(exception, ResourceLimitError,
+                          "raiiaf: buffering the input exceeds the memory resource limit "
+                          "(-limit memory)",
+                          image->filename);
+            raiiaf_stream_free(stream);
+            return NULL;
+        }
+        *accounted += (MagickSizeType) n;
+        count = fd >= 0 ? read(fd, piece, n) : ReadBlob(image, n, piece);
+        if (count < 0 && fd >= 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            break;
+        err = raiiaf_stream_push(stream, piece, (size_t) count);
+    }
+    if (err != RAIIAF_OK) {
+        throw_raiiaf_error(exception, GetMagickModule(), err, 0, "reading the input",
+                           raiiaf_stream_message(stream), image->filename);
+        raiiaf_stream_free(stream);
+        return NULL;
+    }
+    return stream;
 }
 
 static MagickBooleanType attach_profile(Image *image, const char *name, const void *data,
@@ -444,6 +458,41 @@ static Image *read_embedded_png(const ImageInfo *image_info, const Image *image,
     return png_image;
 }
 
+/* A named FIFO is opened here, without blocking: ImageMagick's blob layer
+ * would wait forever in open() for a writer that may never come. A FIFO
+ * whose writer is connected (a pipe given as /dev/stdin, or a FIFO being
+ * fed) is then read as a stream; one without a writer reads as empty and
+ * is refused as not a .raiiaf file. Returns the descriptor, -1 when the input is not a FIFO
+ * by name, -2 after an error. */
+static int open_fifo(const ImageInfo *image_info, Image *image, ExceptionInfo *exception)
+{
+    struct stat st;
+    int fd, flags;
+
+    /* /dev/stdin and /dev/fd/N stay ImageMagick's: it maps them to the
+     * descriptors it already has. */
+    if (image_info->file != NULL || image_info->blob != NULL ||
+        strcmp(image_info->filename, "-") == 0 || strncmp(image_info->filename, "/dev/", 5) == 0 ||
+        stat(image_info->filename, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return -1;
+    if (IsRightsAuthorized(PathPolicyDomain, ReadPolicyRights, image_info->filename) ==
+        MagickFalse) {
+        THROW_MESSAGE(exception, PolicyError, "NotAuthorized", image->filename);
+        return -2;
+    }
+    fd = open(image_info->filename, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        THROW_MESSAGE(exception, FileOpenError, "UnableToOpenFile", image->filename);
+        return -2;
+    }
+    /* Reading blocks again from here: with a writer connected, a read
+     * waits for its data; without one, it returns end of file at once. */
+    flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        (void) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
 static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *exception)
 {
     Image *image, *png_image = NULL, *next;
@@ -451,8 +500,10 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
     raiiaf_limits limits;
     raiiaf_image_info info;
     const void *file_data, *png;
-    void *stream_copy = NULL;
+    raiiaf_stream *stream = NULL;
+    MagickSizeType stream_accounted = 0;
     size_t file_size = 0, png_size = 0;
+    int fifo;
     const char *option;
     MagickBooleanType want_profiles;
     latent_job latents;
@@ -460,20 +511,26 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
 
     memset(&latents, 0, sizeof latents);
     image = AcquireImage(image_info, exception);
-    if (OpenBlob(image_info, image, RAIIAF_IM_READ_BINARY_BLOB_MODE, exception) == MagickFalse)
+    fifo = open_fifo(image_info, image, exception);
+    if (fifo == -2 || (fifo == -1 && OpenBlob(image_info, image, RAIIAF_IM_READ_BINARY_BLOB_MODE,
+                                              exception) == MagickFalse))
         return DestroyImageList(image);
 
     limits_from_magick(&limits);
     /* A regular file or an in-memory blob is mapped by OpenBlob; anything
-     * else (pipe, stdin, .gz) is read into memory within the size limit. */
-    file_data = GetBlobStreamData(image);
+     * else (pipe, stdin, .gz, a FIFO) goes through the library's stream
+     * helper. */
+    file_data = fifo >= 0 ? NULL : GetBlobStreamData(image);
     if (file_data != NULL) {
         file_size = (size_t) GetBlobSize(image);
     } else {
-        stream_copy = read_whole_stream(image, limits.max_file_size, &file_size, exception);
-        if (stream_copy == NULL)
+        stream = read_stream(image, fifo, &limits, &stream_accounted, exception);
+        if (fifo >= 0)
+            (void) close(fifo);
+        fifo = -1;
+        if (stream == NULL)
             goto fail;
-        file_data = stream_copy;
+        (void) raiiaf_stream_get_data(stream, &file_data, &file_size);
     }
 
     ctx = raiiaf_ctx_new();
@@ -483,7 +540,13 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
     }
     err = raiiaf_ctx_set_limits(ctx, &limits);
     if (err == RAIIAF_OK)
-        err = raiiaf_open_memory(ctx, file_data, file_size);
+        err = stream != NULL ? raiiaf_stream_open(stream, ctx)
+                             : raiiaf_open_memory(ctx, file_data, file_size);
+    if (err != RAIIAF_OK && stream != NULL && *raiiaf_ctx_message(ctx) == '\0') {
+        throw_raiiaf_error(exception, GetMagickModule(), err, 0, "opening the file",
+                           raiiaf_stream_message(stream), image->filename);
+        goto fail;
+    }
     if (err != RAIIAF_OK) {
         THROW_READ_ERROR(exception, err, "opening the file", ctx, image->filename);
         goto fail;
@@ -525,7 +588,9 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
 
     latent_job_free(&latents);
     raiiaf_ctx_free(ctx);
-    free(stream_copy);
+    raiiaf_stream_free(stream);
+    if (stream_accounted != 0)
+        RelinquishMagickResource(MemoryResource, stream_accounted);
     (void) CloseBlob(image);
     /* Let the decoded image refer to the file's blob, so that the date:*
      * properties describe the .raiiaf file, not the in-memory PNG. */
@@ -539,7 +604,9 @@ fail:
     if (png_image != NULL)
         png_image = DestroyImageList(png_image);
     raiiaf_ctx_free(ctx);
-    free(stream_copy);
+    raiiaf_stream_free(stream);
+    if (stream_accounted != 0)
+        RelinquishMagickResource(MemoryResource, stream_accounted);
     (void) CloseBlob(image);
     return DestroyImageList(image);
 }
@@ -884,6 +951,61 @@ static void colour_chunks(Image *image, MagickBooleanType converted, raiiaf_pixe
     }
 }
 
+/* Whether the output is a plain file by name that we may replace ourselves:
+ * not stdout, a pipe command, a descriptor, an in-memory blob or a stream
+ * ImageMagick compresses, not a device or FIFO, and not one of the numbered
+ * names that ImageMagick makes for +adjoin (its blob layer names those). */
+static int writes_plain_file(const ImageInfo *image_info, const Image *image)
+{
+    static const char *const compressed[] = {".gz", ".Z", ".svgz", ".bz2", ".xz", ".zst",
+                                             ".lzma"};
+    const char *name = image->filename;
+    size_t length = strlen(name), i;
+    struct stat st;
+
+    if (image_info->file != NULL || image_info->blob != NULL || *name == '\0' ||
+        strcmp(name, "-") == 0 || *name == '|' || LocaleNCompare(name, "fd:", 3) == 0)
+        return 0;
+    if (image_info->adjoin == MagickFalse &&
+        (GetNextImageInList(image) != NULL || GetPreviousImageInList(image) != NULL))
+        return 0;
+    for (i = 0; i < sizeof compressed / sizeof *compressed; i++) {
+        size_t n = strlen(compressed[i]);
+        if (length > n && strcmp(name + length - n, compressed[i]) == 0)
+            return 0;
+    }
+    return stat(name, &st) != 0 || S_ISREG(st.st_mode);
+}
+
+static MagickBooleanType write_file_atomically(Image *image, const void *file,
+                                               size_t file_size, ExceptionInfo *exception)
+{
+    raiiaf_output *output;
+    int err;
+
+    if (IsRightsAuthorized(PathPolicyDomain, WritePolicyRights, image->filename) ==
+        MagickFalse) {
+        errno = EPERM;
+        THROW_MESSAGE(exception, PolicyError, "NotAuthorized", image->filename);
+        return MagickFalse;
+    }
+    output = raiiaf_output_new();
+    if (output == NULL) {
+        THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed", image->filename);
+        return MagickFalse;
+    }
+    err = raiiaf_output_open(output, image->filename, 0);
+    if (err == RAIIAF_OK)
+        err = raiiaf_output_write(output, file, file_size);
+    if (err == RAIIAF_OK)
+        err = raiiaf_output_commit(output);
+    if (err != RAIIAF_OK)
+        throw_raiiaf_error(exception, GetMagickModule(), err, 1, "writing the file",
+                           raiiaf_output_message(output), image->filename);
+    raiiaf_output_free(output);
+    return err == RAIIAF_OK ? MagickTrue : MagickFalse;
+}
+
 static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
                                    ExceptionInfo *exception)
 {
@@ -963,8 +1085,16 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
         goto done;
     }
 
-    /* Only now is the output opened: nothing is truncated or half-written
-     * unless the whole file is ready. */
+    /* A file by name goes through the library's atomic writer: beside the
+     * target, synced, renamed into place, so a full disk or a killed
+     * process leaves the old file whole. */
+    if (writes_plain_file(image_info, image)) {
+        status = write_file_atomically(image, file, file_size, exception);
+        goto done;
+    }
+    /* Everything else (stdout, a pipe, an in-memory blob, a device, .gz)
+     * goes through ImageMagick's blob, opened only now, when the whole file
+     * is ready: an error while building it writes nothing. */
     if (OpenBlob(image_info, image, RAIIAF_IM_WRITE_BINARY_BLOB_MODE, exception) == MagickFalse)
         goto done;
     written = WriteBlob(image, file_size, file);
