@@ -344,6 +344,40 @@ RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_
 RAIIAF_API int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format);
 RAIIAF_API int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size);
 
+/* The sha256 of the embedded image bytes, as the manifest records it (and
+ * as checked when they are read). Cheap: nothing is read. Two files whose
+ * images have the same digest hold the same PNG bytes. */
+RAIIAF_API int raiiaf_get_image_sha256(raiiaf_ctx *ctx, uint8_t sha256[32]);
+
+/* ---- The embedded PNG's own metadata ----
+ * Text chunks (tEXt, zTXt, iTXt), XMP (the iTXt "XML:com.adobe.xmp") and
+ * Exif (eXIf), as a host shows them and writes them back. pHYs is in
+ * raiiaf_image_info (ppm_x, ppm_y) and raiiaf_pixels. */
+typedef struct raiiaf_png_text {
+    const char *keyword;            /* UTF-8 (Latin-1 in the file), 1-79 chars */
+    const char *text;               /* UTF-8, NUL-terminated; tEXt/zTXt
+                                       Latin-1 converted */
+    size_t size;                    /* bytes of text, without the NUL */
+    int compressed;                 /* zTXt, or a compressed iTXt */
+    int international;              /* iTXt: kept as iTXt on writing */
+    const char *language;           /* iTXt language tag, "" if none */
+    const char *translated_keyword; /* iTXt, "" if none */
+} raiiaf_png_text;
+
+typedef struct raiiaf_png_metadata {
+    const char *xmp;                /* the XMP packet, NULL if none */
+    size_t xmp_size;
+    const void *exif;               /* eXIf: TIFF header first, NULL if none */
+    size_t exif_size;
+    const raiiaf_png_text *texts;   /* the other text chunks, in file order */
+    size_t text_count;
+} raiiaf_png_metadata;
+
+/* The metadata chunks of the embedded PNG, in one malloc'd block to
+ * release with raiiaf_free(). Texts inflate to at most 16 MiB in all
+ * (RAIIAF_ELIMIT beyond). */
+RAIIAF_API int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta);
+
 /* ---------------------------------------------------------------------
  * Writing
  * ------------------------------------------------------------------- */
@@ -391,6 +425,16 @@ typedef struct raiiaf_pixels {
 } raiiaf_pixels;
 RAIIAF_API int raiiaf_writer_set_image_pixels(raiiaf_writer *w, const raiiaf_pixels *pixels,
                                               int compression_level);
+
+/* Encodes pixels as PNG bytes, as raiiaf_writer_set_image_pixels() does,
+ * with the metadata chunks of `meta` (may be NULL) before the image data;
+ * give the result to raiiaf_writer_set_image_png() and release it with
+ * raiiaf_free(). Text is written as tEXt/zTXt when it is Latin-1 and not
+ * marked international, else as iTXt; XMP uncompressed. On error, the
+ * reason goes into message (may be NULL). */
+RAIIAF_API int raiiaf_encode_png(const raiiaf_pixels *pixels, int compression_level,
+                                 const raiiaf_png_metadata *meta, void **png, size_t *size,
+                                 char *message, size_t message_size);
 
 /* Re-encodes the image the writer holds at another PNG compression level
  * (0-9): same samples, format, ICC profile, gAMA, sRGB and pHYs. */
