@@ -35,6 +35,17 @@
 #define PARASITE_ENVIRONMENT   "raiiaf/environment"
 #define PARASITE_LATENT_PREFIX "raiiaf/latent/"
 
+/* The plug-in's own record of where an image came from (a key file: the
+ * file's path, its image digest, a digest of the pixels as opened, the
+ * latent order and the embedded PNG's metadata as stored). It is not file
+ * content, so it lives outside the "raiiaf/" names. */
+#define PARASITE_ORIGIN        "raiiaf-gimp/origin"
+
+/* The pixel limit the plug-in gives the library: 2^28 pixels (16384 x
+ * 16384; 2 GiB as 16-bit RGBA), a quarter of the library's default. GIMP
+ * has no pixel limit of its own that a plug-in can read. */
+#define MAX_IMAGE_PIXELS ((uint64_t) 1 << 28)
+
 /* Where libgimp keeps an image's last export settings. */
 #define CONFIG_LAST_PARASITE "GimpProcedureConfig-" EXPORT_PROC "-last"
 
@@ -211,9 +222,11 @@ raiiaf_create_procedure (GimpPlugIn  *plug_in,
          "bits after the image's precision, alpha when the layer has it, "
          "the image's ICC profile). The image's '" PARASITE_MANIFEST "', '"
          PARASITE_ENVIRONMENT "' and '" PARASITE_LATENT_PREFIX "*' "
-         "parasites are written back as manifest, environment and latents, "
-         "and the manifest records that the image was edited in GIMP. The "
-         "target is replaced only once the new file is complete.",
+         "parasites are written back as manifest, environment and latents "
+         "(in the file's order), with the embedded PNG's XMP, Exif and text "
+         "chunks. An image exported unchanged keeps the file's own PNG and "
+         "records nothing; changed pixels are recorded as an edit in GIMP. "
+         "The target is replaced only once the new file is complete.",
          name);
       gimp_procedure_set_attribution (procedure, "The raiiaf suite authors",
                                       "The raiiaf suite authors", "2026");
@@ -227,39 +240,71 @@ raiiaf_create_procedure (GimpPlugIn  *plug_in,
                                               GIMP_EXPORT_CAN_HANDLE_ALPHA,
                                               NULL, NULL, NULL);
 
+      /* In the order the dialog shows them. */
       gimp_procedure_add_int_argument (procedure, "compression",
                                        "Co_mpression level",
                                        "PNG deflate level of the image: 0 "
-                                       "(none, fastest) to 9 (smallest)",
+                                       "(none, fastest) to 9 (smallest). "
+                                       "An image exported unchanged keeps "
+                                       "the file's own PNG",
                                        0, 9, 6, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "keep-latents",
+                                           "_Keep latents",
+                                           "Write the latents the image "
+                                           "carries into the file. Off "
+                                           "drops them from this image's "
+                                           "export",
+                                           TRUE, G_PARAM_READWRITE);
       gimp_procedure_add_choice_argument
-        (procedure, "latent-storage", "_Latent storage",
-         "How the latents are stored: 'keep' (copied bit for bit as the "
-         "file had them), 'auto' (the smaller of zfp and uncompressed), "
-         "'raw' (uncompressed) or 'zfp' (lossless zfp). The values are the "
-         "same either way.",
+        (procedure, "latent-storage", "Latent _storage",
+         "How the latents are stored: \"As stored\" copies them bit for "
+         "bit as the file had them; \"Smallest\" picks the smaller of zfp "
+         "and uncompressed; \"Uncompressed\" and \"zfp (lossless)\" "
+         "re-encode them. The values are the same either way",
          gimp_choice_new_with_values ("keep", -1,                  "As stored", NULL,
                                       "auto", RAIIAF_STORAGE_AUTO, "Smallest", NULL,
                                       "raw",  RAIIAF_STORAGE_RAW,  "Uncompressed", NULL,
                                       "zfp",  RAIIAF_STORAGE_ZFP,  "zfp (lossless)", NULL,
                                       NULL),
          "keep", G_PARAM_READWRITE);
-      gimp_procedure_add_boolean_argument (procedure, "keep-latents",
-                                           "_Keep latents",
-                                           "Write the latents the image "
-                                           "carries (its '"
-                                           PARASITE_LATENT_PREFIX
-                                           "*' parasites) into the file",
-                                           TRUE, G_PARAM_READWRITE);
       gimp_procedure_add_string_argument (procedure, "prompt", "_Prompt",
                                           "Prompt recorded in the manifest; "
                                           "empty keeps the image's own",
                                           "", G_PARAM_READWRITE);
-      gimp_procedure_add_string_argument (procedure, "model", "_Model",
+      gimp_procedure_add_string_argument (procedure, "model", "Mo_del",
                                           "Model name recorded in the "
                                           "manifest; empty keeps the "
                                           "image's own",
                                           "", G_PARAM_READWRITE);
+      /* The embedded PNG's metadata, as GIMP's PNG export offers it.
+       * Unlike GIMP's own metadata options, they default to on in every
+       * run mode: a .raiiaf keeps what it holds unless the user says. */
+      gimp_procedure_add_boolean_argument (procedure, "include-exif",
+                                           "Save Ex_if",
+                                           "Write the PNG's Exif (eXIf) "
+                                           "back as the file had it",
+                                           TRUE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "include-xmp",
+                                           "Save _XMP",
+                                           "Write the PNG's XMP packet back "
+                                           "as the file had it",
+                                           TRUE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "include-text",
+                                           "Save PNG _text",
+                                           "Write the PNG's text chunks "
+                                           "(Comment, parameters, ...) back "
+                                           "as the file had them",
+                                           TRUE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "include-color-profile",
+                                           "Save color pr_ofile",
+                                           "Write the image's ICC colour "
+                                           "profile",
+                                           TRUE, G_PARAM_READWRITE);
+      gimp_procedure_add_boolean_argument (procedure, "include-resolution",
+                                           "Save resol_ution",
+                                           "Write the image's resolution "
+                                           "(Image > Print Size) as pHYs",
+                                           TRUE, G_PARAM_READWRITE);
     }
 
   return procedure;
@@ -362,6 +407,8 @@ typedef struct
   GimpColorProfile  *profile;
   GPtrArray         *parasites;  /* GimpParasite*, attached in this order */
   gchar             *comment;    /* gimp-comment text, or NULL */
+  raiiaf_png_metadata *png_meta; /* the embedded PNG's metadata, or NULL */
+  GKeyFile          *origin;     /* becomes the PARASITE_ORIGIN parasite */
 } LoadedFile;
 
 static void
@@ -372,8 +419,82 @@ loaded_file_clear (LoadedFile *lf)
   g_clear_object (&lf->profile);
   g_free (lf->pixels);
   g_free (lf->comment);
+  raiiaf_free (lf->png_meta);
+  if (lf->origin)
+    g_key_file_free (lf->origin);
   raiiaf_ctx_free (lf->ctx);
   memset (lf, 0, sizeof *lf);
+}
+
+/* A digest of pixels and the profile they are in: the same digest at open
+ * and at export means the picture was not changed. It tells an edit from
+ * none (not an adversary's collision), and costs a fraction of the
+ * decoding. */
+static guint64
+pixel_digest (const guchar *data, gsize size, GimpColorProfile *profile)
+{
+  guint64 h = 0x6A09E667F3BCC908ULL ^ size;
+  gsize   i;
+
+  for (i = 0; i + 8 <= size; i += 8)
+    {
+      guint64 v;
+
+      memcpy (&v, data + i, 8);
+      h = (h ^ (v * 0x9E3779B97F4A7C15ULL));
+      h = ((h << 31) | (h >> 33)) * 0xC2B2AE3D27D4EB4FULL;
+    }
+  for (; i < size; i++)
+    h = (h ^ data[i]) * 0x100000001B3ULL;
+
+  if (profile)
+    {
+      gsize         icc_size;
+      const guint8 *icc = gimp_color_profile_get_icc_profile (profile, &icc_size);
+
+      for (i = 0; i < icc_size; i++)
+        h = (h ^ icc[i]) * 0x100000001B3ULL;
+    }
+  return h;
+}
+
+static gchar *
+hex_string (const guint8 *bytes, gsize n)
+{
+  gchar *hex = g_malloc (2 * n + 1);
+
+  for (gsize i = 0; i < n; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", bytes[i]);
+  return hex;
+}
+
+/* The embedded PNG's metadata as stored, kept in the origin record so
+ * that export writes back exactly what the file had. */
+static void
+origin_set_png_metadata (GKeyFile *kf, const raiiaf_png_metadata *m)
+{
+  if (m->xmp)
+    g_key_file_set_string (kf, "xmp", "packet", m->xmp);
+  if (m->exif)
+    {
+      gchar *b64 = g_base64_encode (m->exif, m->exif_size);
+
+      g_key_file_set_string (kf, "exif", "data", b64);
+      g_free (b64);
+    }
+  for (gsize i = 0; i < m->text_count; i++)
+    {
+      const raiiaf_png_text *t = &m->texts[i];
+      gchar *group = g_strdup_printf ("text %" G_GSIZE_FORMAT, i);
+
+      g_key_file_set_string  (kf, group, "keyword", t->keyword);
+      g_key_file_set_string  (kf, group, "text", t->text);
+      g_key_file_set_boolean (kf, group, "compressed", t->compressed);
+      g_key_file_set_boolean (kf, group, "international", t->international);
+      g_key_file_set_string  (kf, group, "language", t->language);
+      g_key_file_set_string  (kf, group, "translated-keyword", t->translated_keyword);
+      g_free (group);
+    }
 }
 
 static gboolean
@@ -558,14 +679,70 @@ fail:
   return FALSE;
 }
 
+/* Where the image came from, for export: the file (by path and image
+ * digest, to copy its PNG bytes back when nothing changed), the pixels'
+ * digest, the latents in file order and the PNG's metadata as stored. */
+static gboolean
+read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
+{
+  guint8   sha[32];
+  gchar   *hex;
+  gchar   *digest;
+  gchar   *abs_path;
+  size_t   count = 0;
+  size_t   size;
+  GPtrArray *keys;
+  int      err;
+
+  if ((err = raiiaf_get_image_sha256 (lf->ctx, sha)) ||
+      (err = raiiaf_get_latent_count (lf->ctx, &count)) ||
+      (err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size)) ||
+      (err = raiiaf_get_png_metadata (lf->ctx, &lf->png_meta)))
+    {
+      set_ctx_error (error, file, lf->ctx, err);
+      return FALSE;
+    }
+
+  lf->origin = g_key_file_new ();
+  abs_path = g_canonicalize_filename (path, NULL);
+  g_key_file_set_string (lf->origin, "origin", "path", abs_path);
+  g_free (abs_path);
+  hex = hex_string (sha, sizeof sha);
+  g_key_file_set_string (lf->origin, "origin", "image-sha256", hex);
+  g_free (hex);
+  g_key_file_set_integer (lf->origin, "origin", "format", lf->info.format);
+  digest = g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
+                            pixel_digest (lf->pixels, size, lf->profile));
+  g_key_file_set_string (lf->origin, "origin", "pixels", digest);
+  g_free (digest);
+  g_key_file_set_uint64 (lf->origin, "origin", "ppm-x", lf->info.ppm_x);
+  g_key_file_set_uint64 (lf->origin, "origin", "ppm-y", lf->info.ppm_y);
+
+  keys = g_ptr_array_new ();
+  for (size_t i = 0; i < count; i++)
+    {
+      raiiaf_latent_info latent;
+
+      if (raiiaf_get_latent_info (lf->ctx, i, &latent) == RAIIAF_OK)
+        g_ptr_array_add (keys, (gpointer) latent.key);
+    }
+  g_key_file_set_string_list (lf->origin, "origin", "latents",
+                              (const gchar * const *) keys->pdata, keys->len);
+  g_ptr_array_free (keys, TRUE);
+
+  origin_set_png_metadata (lf->origin, lf->png_meta);
+  return TRUE;
+}
+
 static gboolean
 open_file (LoadedFile *lf,
            GFile      *file,
            gboolean    with_attachments,
            GError    **error)
 {
-  const gchar *path;
-  int          err;
+  const gchar   *path;
+  raiiaf_limits  limits;
+  int            err;
 
   if (! require_local_path (file, &path, error))
     return FALSE;
@@ -579,7 +756,11 @@ open_file (LoadedFile *lf,
       return FALSE;
     }
 
-  err = raiiaf_open_file (lf->ctx, path);
+  raiiaf_limits_default (&limits);
+  limits.max_image_pixels = MAX_IMAGE_PIXELS;
+  err = raiiaf_ctx_set_limits (lf->ctx, &limits);
+  if (! err)
+    err = raiiaf_open_file (lf->ctx, path);
   if (! err)
     err = raiiaf_get_image_info (lf->ctx, &lf->info);
   if (err)
@@ -593,6 +774,8 @@ open_file (LoadedFile *lf,
   if (with_attachments && ! read_attachments (lf, file, error))
     return FALSE;
   read_profile (lf, file);
+  if (with_attachments && ! read_origin (lf, file, path, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -634,23 +817,54 @@ create_image (LoadedFile *lf)
   return image;
 }
 
-/* XMP for what a person reads. Keep in mind (see README): GIMP 3.0 cuts
- * language-alternative text such as dc:description at its first comma on
- * the way from the plug-in into the image; the full text is in the
- * comment and the manifest parasite. */
+/* The image comment: the PNG's own "Comment" text when it has one (as
+ * GIMP's PNG loader shows it), else the generation parameters. */
 static void
-fill_metadata (GimpMetadata *metadata, raiiaf_ctx *ctx)
+set_comment (GimpImage *image, LoadedFile *lf)
+{
+  const gchar  *text = lf->comment;
+  GimpParasite *comment;
+
+  for (gsize i = 0; lf->png_meta && i < lf->png_meta->text_count; i++)
+    if (! strcmp (lf->png_meta->texts[i].keyword, "Comment") &&
+        g_utf8_validate (lf->png_meta->texts[i].text, -1, NULL))
+      text = lf->png_meta->texts[i].text;
+  if (! text || ! *text)
+    return;
+
+  comment = gimp_parasite_new ("gimp-comment", GIMP_PARASITE_PERSISTENT,
+                               strlen (text) + 1, text);
+  gimp_image_attach_parasite (image, comment);
+  gimp_parasite_free (comment);
+}
+
+/* The metadata GIMP shows (Image > Metadata): what exiv2 reads from the
+ * embedded PNG (XMP, Exif, pHYs as Exif resolution), exactly as GIMP's PNG
+ * loader gets it from a .png file, then what a person reads from the
+ * manifest where the PNG says nothing. Keep in mind (see README): GIMP
+ * 3.0 cuts language-alternative text such as dc:description at its first
+ * comma on the way from a plug-in into the image, for its own PNG loader
+ * as for this one. */
+static void
+fill_metadata (GimpMetadata *metadata, LoadedFile *lf)
 {
   GExiv2Metadata *exiv = GEXIV2_METADATA (metadata);
-  const char     *prompt = raiiaf_find_text (ctx, "prompt");
-  const char     *model  = raiiaf_find_text (ctx, "model");
-  const char     *tags   = raiiaf_find_text (ctx, "tags");
+  const char     *prompt = raiiaf_find_text (lf->ctx, "prompt");
+  const char     *model  = raiiaf_find_text (lf->ctx, "model");
+  const char     *tags   = raiiaf_find_text (lf->ctx, "tags");
+  const void     *png;
+  size_t          png_size;
 
-  if (prompt && *prompt)
+  if (lf->png_meta && (lf->png_meta->xmp || lf->png_meta->exif) &&
+      raiiaf_get_image_data (lf->ctx, &png, &png_size) == RAIIAF_OK &&
+      png_size <= G_MAXLONG)
+    gexiv2_metadata_open_buf (exiv, png, (glong) png_size, NULL);
+
+  if (prompt && *prompt && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.dc.description", NULL))
     gexiv2_metadata_try_set_tag_string (exiv, "Xmp.dc.description", prompt, NULL);
-  if (model && *model)
+  if (model && *model && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.xmp.CreatorTool", NULL))
     gexiv2_metadata_try_set_tag_string (exiv, "Xmp.xmp.CreatorTool", model, NULL);
-  if (tags && *tags)
+  if (tags && *tags && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.dc.subject", NULL))
     {
       /* dc:subject is a bag: one entry per tag */
       gchar **list = g_strsplit (tags, ", ", -1);
@@ -695,23 +909,38 @@ raiiaf_load (GimpProcedure         *procedure,
   for (guint i = 0; i < lf.parasites->len; i++)
     gimp_image_attach_parasite (image, g_ptr_array_index (lf.parasites, i));
 
-  if (lf.comment)
+  if (lf.origin)
     {
-      GimpParasite *comment = gimp_parasite_new ("gimp-comment",
-                                                 GIMP_PARASITE_PERSISTENT,
-                                                 strlen (lf.comment) + 1,
-                                                 lf.comment);
-      gimp_image_attach_parasite (image, comment);
-      gimp_parasite_free (comment);
+      gsize         size;
+      gchar        *data = g_key_file_to_data (lf.origin, &size, NULL);
+      GimpParasite *origin = gimp_parasite_new (PARASITE_ORIGIN,
+                                                GIMP_PARASITE_PERSISTENT,
+                                                (guint32) size, data);
+
+      gimp_image_attach_parasite (image, origin);
+      gimp_parasite_free (origin);
+      g_free (data);
     }
 
-  if (metadata)
-    fill_metadata (metadata, lf.ctx);
+  set_comment (image, &lf);
 
-  /* Our profile (or the PNG's lack of one) is the truth; exiv2 found no
-   * resolution or orientation in a container it does not know. */
+  if (metadata)
+    fill_metadata (metadata, &lf);
+
+  /* Our profile (or the PNG's lack of one) is the truth; the orientation
+   * is the pixels' own; the comment is set above. */
   if (flags)
-    *flags &= ~(GIMP_METADATA_LOAD_COLORSPACE | GIMP_METADATA_LOAD_ORIENTATION);
+    *flags &= ~(GIMP_METADATA_LOAD_COLORSPACE | GIMP_METADATA_LOAD_ORIENTATION |
+                GIMP_METADATA_LOAD_COMMENT);
+
+  /* As GIMP's PNG loader: pHYs is the resolution (exiv2 shows it as the
+   * Exif resolution too: one value). */
+  if (lf.info.ppm_x && lf.info.ppm_y)
+    {
+      gimp_image_set_resolution (image, lf.info.ppm_x * 0.0254, lf.info.ppm_y * 0.0254);
+      if (flags)
+        *flags &= ~GIMP_METADATA_LOAD_RESOLUTION;
+    }
 
   loaded_file_clear (&lf);
   gimp_progress_update (1.0);
@@ -764,32 +993,25 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
 /* ------------------------------------------------------------------ */
 /* Export                                                              */
 
-typedef struct
-{
-  gint      compression;
-  gint      latent_storage;
-  gboolean  keep_latents;
-  gchar    *prompt;
-  gchar    *model;
-} ExportSettings;
 
-static void
-export_settings_read (ExportSettings *s, GimpProcedureConfig *config)
+/* Export settings are read from the config where they are used, one place
+ * per option (as GIMP's own file-png.c does). */
+static gboolean
+config_flag (GimpProcedureConfig *config, const gchar *name)
 {
-  g_object_get (config,
-                "compression",  &s->compression,
-                "keep-latents", &s->keep_latents,
-                "prompt",       &s->prompt,
-                "model",        &s->model,
-                NULL);
-  s->latent_storage = gimp_procedure_config_get_choice_id (config, "latent-storage");
+  gboolean value = FALSE;
+
+  g_object_get (config, name, &value, NULL);
+  return value;
 }
 
-static void
-export_settings_clear (ExportSettings *s)
+static gint
+config_int (GimpProcedureConfig *config, const gchar *name)
 {
-  g_free (s->prompt);
-  g_free (s->model);
+  gint value = 0;
+
+  g_object_get (config, name, &value, NULL);
+  return value;
 }
 
 static gboolean
@@ -838,78 +1060,269 @@ add_json_parasite (raiiaf_writer  *w,
   return TRUE;
 }
 
-/* Feeds the writer from the image's "raiiaf/" parasites: what was opened
- * from a .raiiaf goes back in, bit for bit. */
-static gboolean
-add_parasites_to_writer (raiiaf_writer        *w,
-                         GimpImage            *image,
-                         const ExportSettings *s,
-                         GFile                *file,
-                         GError              **error)
+/* The image's origin record (see read_origin), or NULL. */
+static GKeyFile *
+origin_get (GimpImage *image)
 {
-  GimpParasite *parasite;
-  gchar       **names;
-  gboolean      ok = TRUE;
-  int           err;
+  GimpParasite *parasite = gimp_image_get_parasite (image, PARASITE_ORIGIN);
+  GKeyFile     *kf;
+  guint32       size;
+  gconstpointer data;
 
-  if (! add_json_parasite (w, image, PARASITE_MANIFEST, raiiaf_writer_set_metadata_json,
-                           file, error) ||
-      ! add_json_parasite (w, image, PARASITE_ENVIRONMENT, raiiaf_writer_set_env_json,
-                           file, error))
-    return FALSE;
-
-  if (! s->keep_latents)
-    return TRUE;
-  if (s->latent_storage >= 0)
-    {
-      err = raiiaf_writer_set_latent_storage (w, s->latent_storage);
-      if (err)
-        return export_error (error, file, w, err, "latent-storage");
-    }
-
-  names = gimp_image_get_parasite_list (image);
-  for (gint i = 0; ok && names && names[i]; i++)
-    {
-      guint32       size;
-      gconstpointer data;
-
-      if (! g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX))
-        continue;
-      parasite = gimp_image_get_parasite (image, names[i]);
-      if (! parasite)
-        continue;
-      data = gimp_parasite_get_data (parasite, &size);
-      err = raiiaf_writer_add_latent_stored (w, data, size);
-      if (err)
-        {
-          gchar *what = g_strdup_printf ("parasite %s", names[i]);
-          ok = export_error (error, file, w, err, what);
-          g_free (what);
-        }
-      gimp_parasite_free (parasite);
-    }
-  g_strfreev (names);
-  return ok;
+  if (! parasite)
+    return NULL;
+  data = gimp_parasite_get_data (parasite, &size);
+  kf = g_key_file_new ();
+  if (! g_key_file_load_from_data (kf, data, size, G_KEY_FILE_NONE, NULL))
+    g_clear_pointer (&kf, g_key_file_free);
+  gimp_parasite_free (parasite);
+  return kf;
 }
 
 static gboolean
-set_image_from_drawable (raiiaf_writer        *w,
-                         GimpImage            *image,
-                         GimpDrawable         *drawable,
-                         const ExportSettings *s,
-                         GFile                *file,
-                         GError              **error)
+add_latent_parasite (raiiaf_writer *w,
+                     GimpImage     *image,
+                     const gchar   *name,
+                     GFile         *file,
+                     GError       **error)
+{
+  GimpParasite *parasite = gimp_image_get_parasite (image, name);
+  guint32       size;
+  gconstpointer data;
+  int           err;
+
+  if (! parasite)
+    return TRUE;
+  data = gimp_parasite_get_data (parasite, &size);
+  err = raiiaf_writer_add_latent_stored (w, data, size);
+  gimp_parasite_free (parasite);
+  if (err)
+    {
+      gchar   *what = g_strdup_printf ("parasite %s", name);
+      gboolean ok   = export_error (error, file, w, err, what);
+
+      g_free (what);
+      return ok;
+    }
+  return TRUE;
+}
+
+/* The latents in the file's order (the origin record's list), then any a
+ * script attached since, in the order GIMP lists them. */
+static gboolean
+add_latents (raiiaf_writer       *w,
+             GimpImage           *image,
+             GKeyFile            *origin,
+             GimpProcedureConfig *config,
+             GFile               *file,
+             GError             **error)
+{
+  GHashTable *done = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gchar     **order = origin ? g_key_file_get_string_list (origin, "origin", "latents",
+                                                           NULL, NULL)
+                             : NULL;
+  gchar     **names = gimp_image_get_parasite_list (image);
+  gint        storage = gimp_procedure_config_get_choice_id (config, "latent-storage");
+  gboolean    ok = TRUE;
+  int         err;
+
+  if (! config_flag (config, "keep-latents"))
+    goto out;
+  if (storage >= 0 && (err = raiiaf_writer_set_latent_storage (w, storage)))
+    {
+      ok = export_error (error, file, w, err, "latent-storage");
+      goto out;
+    }
+
+  for (gint i = 0; ok && order && order[i]; i++)
+    {
+      gchar *name = g_strconcat (PARASITE_LATENT_PREFIX, order[i], NULL);
+
+      if (g_hash_table_contains (done, name))
+        g_free (name);
+      else
+        {
+          ok = add_latent_parasite (w, image, name, file, error);
+          g_hash_table_add (done, name);
+        }
+    }
+  for (gint i = 0; ok && names && names[i]; i++)
+    if (g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX) &&
+        ! g_hash_table_contains (done, names[i]))
+      ok = add_latent_parasite (w, image, names[i], file, error);
+
+out:
+  g_strfreev (order);
+  g_strfreev (names);
+  g_hash_table_destroy (done);
+  return ok;
+}
+
+/* The embedded PNG's metadata to write: what the file had (the origin
+ * record), less what the user unticked. */
+typedef struct
+{
+  raiiaf_png_metadata  meta;
+  GArray              *texts;   /* raiiaf_png_text */
+  GPtrArray           *strings; /* what the texts point to */
+  guchar              *exif;
+} ExportMetadata;
+
+static void
+export_metadata_build (ExportMetadata      *em,
+                       GKeyFile            *origin,
+                       GimpProcedureConfig *config)
+{
+  memset (em, 0, sizeof *em);
+  em->texts   = g_array_new (FALSE, TRUE, sizeof (raiiaf_png_text));
+  em->strings = g_ptr_array_new_with_free_func (g_free);
+  if (! origin)
+    return;
+
+  if (config_flag (config, "include-xmp"))
+    {
+      gchar *xmp = g_key_file_get_string (origin, "xmp", "packet", NULL);
+
+      if (xmp)
+        {
+          g_ptr_array_add (em->strings, xmp);
+          em->meta.xmp      = xmp;
+          em->meta.xmp_size = strlen (xmp);
+        }
+    }
+  if (config_flag (config, "include-exif"))
+    {
+      gchar *b64 = g_key_file_get_string (origin, "exif", "data", NULL);
+
+      if (b64)
+        {
+          gsize size;
+
+          em->exif = g_base64_decode (b64, &size);
+          em->meta.exif      = em->exif;
+          em->meta.exif_size = size;
+          g_free (b64);
+        }
+    }
+  if (config_flag (config, "include-text"))
+    {
+      for (gint i = 0; ; i++)
+        {
+          gchar          *group = g_strdup_printf ("text %d", i);
+          raiiaf_png_text t = { 0 };
+          gchar          *keyword = g_key_file_get_string (origin, group, "keyword", NULL);
+          gchar          *text;
+
+          if (! keyword)
+            {
+              g_free (group);
+              break;
+            }
+          text = g_key_file_get_string (origin, group, "text", NULL);
+          t.keyword            = keyword;
+          t.text               = text ? text : "";
+          t.size               = strlen (t.text);
+          t.compressed         = g_key_file_get_boolean (origin, group, "compressed", NULL);
+          t.international      = g_key_file_get_boolean (origin, group, "international", NULL);
+          t.language           = g_key_file_get_string (origin, group, "language", NULL);
+          t.translated_keyword = g_key_file_get_string (origin, group, "translated-keyword", NULL);
+          g_ptr_array_add (em->strings, keyword);
+          g_ptr_array_add (em->strings, text);
+          g_ptr_array_add (em->strings, (gpointer) t.language);
+          g_ptr_array_add (em->strings, (gpointer) t.translated_keyword);
+          g_array_append_val (em->texts, t);
+          g_free (group);
+        }
+    }
+  em->meta.texts      = (const raiiaf_png_text *) em->texts->data;
+  em->meta.text_count = em->texts->len;
+}
+
+static void
+export_metadata_clear (ExportMetadata *em)
+{
+  g_array_free (em->texts, TRUE);
+  g_ptr_array_free (em->strings, TRUE);
+  g_free (em->exif);
+}
+
+/* Whether every piece of the file's PNG metadata goes out again. */
+static gboolean
+all_metadata_kept (GimpProcedureConfig *config)
+{
+  return config_flag (config, "include-exif") &&
+         config_flag (config, "include-xmp") &&
+         config_flag (config, "include-text") &&
+         config_flag (config, "include-color-profile") &&
+         config_flag (config, "include-resolution");
+}
+
+/* The PNG bytes of the file the image came from, when it still holds the
+ * image the user opened: copied back unchanged. NULL otherwise. */
+static GBytes *
+origin_png_bytes (GKeyFile *origin)
+{
+  gchar      *path = g_key_file_get_string (origin, "origin", "path", NULL);
+  gchar      *want = g_key_file_get_string (origin, "origin", "image-sha256", NULL);
+  raiiaf_ctx *ctx  = path && want ? raiiaf_ctx_new () : NULL;
+  GBytes     *bytes = NULL;
+  guint8      sha[32];
+  const void *data;
+  size_t      size;
+
+  if (ctx &&
+      raiiaf_open_file (ctx, path) == RAIIAF_OK &&
+      raiiaf_get_image_sha256 (ctx, sha) == RAIIAF_OK)
+    {
+      gchar *have = hex_string (sha, sizeof sha);
+
+      /* the bytes are checked against the same digest as they are read */
+      if (! strcmp (have, want) &&
+          raiiaf_get_image_data (ctx, &data, &size) == RAIIAF_OK)
+        bytes = g_bytes_new (data, size);
+      g_free (have);
+    }
+  raiiaf_ctx_free (ctx);
+  g_free (path);
+  g_free (want);
+  return bytes;
+}
+
+static guint64
+resolution_ppm (gdouble dpi)
+{
+  return dpi > 0 ? (guint64) (dpi / 0.0254 + 0.5) : 0;
+}
+
+/* Gives the writer the image: the file's own PNG bytes when the pixels,
+ * profile, resolution and metadata are as opened, else the pixels encoded
+ * with the metadata that goes out. *unchanged tells whether the pixels are
+ * the ones opened (then the latents still describe them). */
+static gboolean
+set_image (raiiaf_writer       *w,
+           GimpImage           *image,
+           GimpDrawable        *drawable,
+           GimpImage           *original,
+           GKeyFile            *origin,
+           GimpProcedureConfig *config,
+           GFile               *file,
+           gboolean            *unchanged,
+           GError             **error)
 {
   GimpColorProfile *profile;
   const Babl       *format;
   const FormatMap  *map;
   GeglBuffer       *buffer;
   raiiaf_pixels     px = { 0 };
+  ExportMetadata    em;
   gboolean          sixteen;
-  gboolean          is_gray;
-  gboolean          has_alpha;
   guchar           *pixels;
   gsize             size;
+  gdouble           xres, yres;
+  GBytes           *kept = NULL;
+  void             *png = NULL;
+  size_t            png_size = 0;
+  char              message[256] = "";
   int               err;
 
   /* As GIMP's PNG exporter: 8-bit precisions stay 8 bits, anything
@@ -925,12 +1338,11 @@ set_image_from_drawable (raiiaf_writer        *w,
       sixteen = TRUE;
       break;
     }
-  is_gray   = gimp_drawable_is_gray (drawable);
-  has_alpha = gimp_drawable_has_alpha (drawable);
 
   px.width  = (uint32_t) gimp_drawable_get_width (drawable);
   px.height = (uint32_t) gimp_drawable_get_height (drawable);
-  px.format = export_format_for (is_gray, has_alpha, sixteen);
+  px.format = export_format_for (gimp_drawable_is_gray (drawable),
+                                 gimp_drawable_has_alpha (drawable), sixteen);
   map = format_map_find (px.format);
 
   if (! g_size_checked_mul (&size, px.width, px.height) ||
@@ -956,8 +1368,47 @@ set_image_from_drawable (raiiaf_writer        *w,
 
   /* NULL when the image uses GIMP's built-in sRGB: the PNG then says
    * nothing about colour, which means sRGB too. */
-  profile = gimp_image_get_color_profile (image);
-  if (profile)
+  profile = gimp_image_get_color_profile (original);
+  gimp_image_get_resolution (original, &xres, &yres);
+
+  *unchanged = FALSE;
+  if (origin &&
+      g_key_file_get_integer (origin, "origin", "format", NULL) == px.format)
+    {
+      gchar *want = g_key_file_get_string (origin, "origin", "pixels", NULL);
+      gchar *have = g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
+                                     pixel_digest (pixels, size, profile));
+
+      *unchanged = want && ! strcmp (want, have);
+      g_free (want);
+      g_free (have);
+    }
+
+  if (*unchanged && all_metadata_kept (config))
+    {
+      guint64  ppm_x = g_key_file_get_uint64 (origin, "origin", "ppm-x", NULL);
+      guint64  ppm_y = g_key_file_get_uint64 (origin, "origin", "ppm-y", NULL);
+      /* A file without pHYs opens at GIMP's default resolution; a change
+       * to it makes the image dirty. */
+      gboolean same_resolution = ppm_x ? (resolution_ppm (xres) == ppm_x &&
+                                          resolution_ppm (yres) == ppm_y)
+                                       : ! gimp_image_is_dirty (original);
+
+      if (same_resolution)
+        kept = origin_png_bytes (origin);
+    }
+
+  if (kept)
+    {
+      err = raiiaf_writer_set_image_png (w, g_bytes_get_data (kept, NULL),
+                                         g_bytes_get_size (kept));
+      g_bytes_unref (kept);
+      g_clear_object (&profile);
+      g_free (pixels);
+      return err ? export_error (error, file, w, err, "image") : TRUE;
+    }
+
+  if (profile && config_flag (config, "include-color-profile"))
     {
       gsize icc_size;
 
@@ -965,28 +1416,82 @@ set_image_from_drawable (raiiaf_writer        *w,
       px.icc_size = icc_size;
       px.icc_name = gimp_color_profile_get_label (profile);
     }
+  if (config_flag (config, "include-resolution"))
+    {
+      px.ppm_x = (uint32_t) resolution_ppm (xres);
+      px.ppm_y = (uint32_t) resolution_ppm (yres);
+    }
 
-  err = raiiaf_writer_set_image_pixels (w, &px, s->compression);
-
+  export_metadata_build (&em, origin, config);
+  err = raiiaf_encode_png (&px, config_int (config, "compression"), &em.meta,
+                           &png, &png_size, message, sizeof message);
+  export_metadata_clear (&em);
   g_clear_object (&profile);
   g_free (pixels);
-
   if (err)
-    return export_error (error, file, w, err, "image");
-  return TRUE;
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                   "Could not export '%s' (image): %s",
+                   gimp_file_get_utf8_name (file), message);
+      return FALSE;
+    }
+  err = raiiaf_writer_set_image_png (w, png, png_size);
+  raiiaf_free (png);
+  return err ? export_error (error, file, w, err, "image") : TRUE;
+}
+
+/* Where the bytes go. As GIMP's own PNG export (which opens the path for
+ * writing): a symbolic link is written through to its target and stays a
+ * link. The library writes beside the target and renames over it, keeping
+ * the target's mode. */
+static gchar *
+write_target (const gchar *path)
+{
+  gchar *real;
+  gchar *link;
+
+  if (! g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    return g_strdup (path);
+  real = realpath (path, NULL);
+  if (real)
+    {
+      gchar *copy = g_strdup (real);
+
+      free (real);
+      return copy;
+    }
+  /* A dangling link: its target is created, as fopen() would. */
+  link = g_file_read_link (path, NULL);
+  if (! link)
+    return g_strdup (path);
+  if (! g_path_is_absolute (link))
+    {
+      gchar *dir = g_path_get_dirname (path);
+      gchar *abs = g_build_filename (dir, link, NULL);
+
+      g_free (dir);
+      g_free (link);
+      link = abs;
+    }
+  return link;
 }
 
 static gboolean
-export_image (GFile                *file,
-              GimpImage            *image,
-              GimpDrawable         *drawable,
-              GimpImage            *original,
-              const ExportSettings *s,
-              GError              **error)
+export_image (GFile               *file,
+              GimpImage           *image,
+              GimpDrawable        *drawable,
+              GimpImage           *original,
+              GimpProcedureConfig *config,
+              GError             **error)
 {
   raiiaf_writer *w;
   const gchar   *path;
+  gchar         *target = NULL;
   gchar         *version;
+  gchar         *prompt = NULL;
+  gchar         *model = NULL;
+  GKeyFile      *origin;
+  gboolean       unchanged = FALSE;
   gboolean       ok = FALSE;
   int            err;
 
@@ -998,27 +1503,40 @@ export_image (GFile                *file,
     return export_error (error, file, NULL, RAIIAF_ENOMEM, "writer");
 
   gimp_progress_init_printf ("Exporting '%s'", gimp_file_get_utf8_name (file));
+  origin = origin_get (original);
 
   /* Parasites come from the image the user sees; the exported copy made
    * by gimp_export_options_get_image() carries the same ones. */
-  if (! add_parasites_to_writer (w, original, s, file, error))
+  if (! add_json_parasite (w, original, PARASITE_MANIFEST,
+                           raiiaf_writer_set_metadata_json, file, error) ||
+      ! add_json_parasite (w, original, PARASITE_ENVIRONMENT,
+                           raiiaf_writer_set_env_json, file, error) ||
+      ! add_latents (w, original, origin, config, file, error))
     goto out;
 
-  if (s->prompt && *s->prompt &&
-      (err = raiiaf_writer_set_text (w, "prompt", s->prompt)))
+  g_object_get (config, "prompt", &prompt, "model", &model, NULL);
+  if (prompt && *prompt &&
+      (err = raiiaf_writer_set_text (w, "prompt", prompt)))
     {
       export_error (error, file, w, err, "prompt");
       goto out;
     }
-  if (s->model && *s->model &&
-      (err = raiiaf_writer_set_text (w, "model", s->model)))
+  if (model && *model &&
+      (err = raiiaf_writer_set_text (w, "model", model)))
     {
       export_error (error, file, w, err, "model");
       goto out;
     }
 
+  if (! set_image (w, image, drawable, original, origin, config, file,
+                   &unchanged, error))
+    goto out;
+  gimp_progress_update (0.5);
+
+  /* Pixels as opened: the latents still describe the image, nothing to
+   * record. Otherwise the manifest says GIMP edited it. */
   version = gimp_version ();
-  err = raiiaf_writer_set_software (w, "GIMP", version, "edited");
+  err = raiiaf_writer_set_software (w, "GIMP", version, unchanged ? NULL : "edited");
   g_free (version);
   if (err)
     {
@@ -1026,13 +1544,10 @@ export_image (GFile                *file,
       goto out;
     }
 
-  if (! set_image_from_drawable (w, image, drawable, s, file, error))
-    goto out;
-  gimp_progress_update (0.5);
-
   /* Written beside the target and renamed over it: a failure here leaves
    * whatever file was there untouched. */
-  err = raiiaf_writer_write_file (w, path);
+  target = write_target (path);
+  err = raiiaf_writer_write_file (w, target);
   if (err)
     {
       export_error (error, file, w, err, "writing");
@@ -1042,8 +1557,25 @@ export_image (GFile                *file,
   ok = TRUE;
 
 out:
+  if (origin)
+    g_key_file_free (origin);
+  g_free (target);
+  g_free (prompt);
+  g_free (model);
   raiiaf_writer_free (w);
   return ok;
+}
+
+static gboolean
+image_has_latents (GimpImage *image)
+{
+  gchar  **names = gimp_image_get_parasite_list (image);
+  gboolean found = FALSE;
+
+  for (gint i = 0; names && names[i] && ! found; i++)
+    found = g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX);
+  g_strfreev (names);
+  return found;
 }
 
 static gboolean
@@ -1051,20 +1583,41 @@ export_dialog (GimpProcedure       *procedure,
                GimpProcedureConfig *config,
                GimpImage           *image)
 {
-  GtkWidget *dialog;
-  gboolean   run;
+  GimpProcedureDialog *dialog;
+  gboolean             latents = image_has_latents (image);
+  gboolean             run;
 
-  dialog = gimp_export_procedure_dialog_new (GIMP_EXPORT_PROCEDURE (procedure),
-                                             config, image);
+  dialog = GIMP_PROCEDURE_DIALOG (gimp_export_procedure_dialog_new (GIMP_EXPORT_PROCEDURE (procedure),
+                                                                    config, image));
 
-  gimp_procedure_dialog_get_widget (GIMP_PROCEDURE_DIALOG (dialog),
-                                    "compression", GIMP_TYPE_SPIN_SCALE);
-  gimp_procedure_dialog_fill (GIMP_PROCEDURE_DIALOG (dialog),
+  gimp_procedure_dialog_get_widget (dialog, "compression", GIMP_TYPE_SPIN_SCALE);
+
+  /* Nothing to keep or store when the image has no latents; the storage
+   * only matters while they are kept. */
+  gimp_procedure_dialog_set_sensitive (dialog, "keep-latents", latents,
+                                       NULL, NULL, FALSE);
+  if (latents)
+    gimp_procedure_dialog_set_sensitive (dialog, "latent-storage", TRUE,
+                                         G_OBJECT (config), "keep-latents", FALSE);
+  else
+    gimp_procedure_dialog_set_sensitive (dialog, "latent-storage", FALSE,
+                                         NULL, NULL, FALSE);
+
+  gimp_procedure_dialog_fill_box (dialog, "metadata-box",
+                                  "include-exif", "include-xmp", "include-text",
+                                  "include-color-profile", "include-resolution",
+                                  NULL);
+  gimp_procedure_dialog_get_label (dialog, "metadata-label", "Metadata of the image",
+                                   FALSE, FALSE);
+  gimp_procedure_dialog_fill_frame (dialog, "metadata-frame", "metadata-label",
+                                    FALSE, "metadata-box");
+
+  gimp_procedure_dialog_fill (dialog,
                               "compression", "keep-latents", "latent-storage",
-                              "prompt", "model", NULL);
+                              "prompt", "model", "metadata-frame", NULL);
 
-  run = gimp_procedure_dialog_run (GIMP_PROCEDURE_DIALOG (dialog));
-  gtk_widget_destroy (dialog);
+  run = gimp_procedure_dialog_run (dialog);
+  gtk_widget_destroy (GTK_WIDGET (dialog));
 
   return run;
 }
@@ -1082,7 +1635,6 @@ raiiaf_export (GimpProcedure        *procedure,
   GimpPDBStatusType  status = GIMP_PDB_SUCCESS;
   GimpExportReturn   export = GIMP_EXPORT_IGNORE;
   GimpImage         *original = image;
-  ExportSettings     settings = { 0 };
   GList             *layers;
   GError            *error = NULL;
 
@@ -1097,11 +1649,22 @@ raiiaf_export (GimpProcedure        *procedure,
       GimpParasite *own_last = gimp_image_get_parasite (image, CONFIG_LAST_PARASITE);
 
       /* Remembered values come from this image's last export when it had
-       * one, else from the last export of any image. A prompt and model
-       * remembered from another image must not be stamped over the ones
-       * an image opened from a .raiiaf has of its own. */
+       * one, else from the last export of any image. What decides what a
+       * .raiiaf keeps (latents, their storage, prompt, model, metadata)
+       * must be chosen for this image: an image opened from a .raiiaf and
+       * not exported yet starts from keeping everything. */
       if (manifest && ! own_last)
-        g_object_set (config, "prompt", "", "model", "", NULL);
+        g_object_set (config,
+                      "keep-latents",          TRUE,
+                      "latent-storage",        "keep",
+                      "prompt",                "",
+                      "model",                 "",
+                      "include-exif",          TRUE,
+                      "include-xmp",           TRUE,
+                      "include-text",          TRUE,
+                      "include-color-profile", TRUE,
+                      "include-resolution",    TRUE,
+                      NULL);
       if (manifest)
         gimp_parasite_free (manifest);
       if (own_last)
@@ -1115,8 +1678,6 @@ raiiaf_export (GimpProcedure        *procedure,
         return gimp_procedure_new_return_values (procedure, GIMP_PDB_CANCEL, NULL);
     }
 
-  export_settings_read (&settings, config);
-
   export = gimp_export_options_get_image (options, &image);
   layers = gimp_image_list_layers (image);
 
@@ -1129,7 +1690,7 @@ raiiaf_export (GimpProcedure        *procedure,
       status = GIMP_PDB_EXECUTION_ERROR;
     }
   else if (! export_image (file, image, GIMP_DRAWABLE (layers->data), original,
-                           &settings, &error))
+                           config, &error))
     {
       status = GIMP_PDB_EXECUTION_ERROR;
     }
@@ -1137,7 +1698,6 @@ raiiaf_export (GimpProcedure        *procedure,
   g_list_free (layers);
   if (export == GIMP_EXPORT_EXPORT)
     gimp_image_delete (image);
-  export_settings_clear (&settings);
 
   return gimp_procedure_new_return_values (procedure, status, error);
 }

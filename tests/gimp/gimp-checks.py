@@ -23,6 +23,7 @@ from gi.repository import Gimp, Gio, Gegl  # noqa: E402
 
 WORK = os.environ['RAIIAF_GIMP_TEST_DIR']
 OUT = os.path.join(WORK, 'out')
+XMP_DESCRIPTION = 'a lighthouse at dusk, oil painting, by the sea'  # as test-gimp.py writes it
 NONINTERACTIVE = Gimp.RunMode.NONINTERACTIVE
 PDB = Gimp.get_pdb()
 LOG = open(os.path.join(WORK, 'gimp-checks.log'), 'w')
@@ -501,6 +502,99 @@ def check_script_fu(path):
           'Script-Fu export with some arguments, and gimp-file-save (%s)' % message)
 
 
+def check_origin():
+    """origin.raiiaf (made by test-gimp.py): its PNG's metadata shown as
+    GIMP's PNG loader shows it; exports keep the latents' order, the PNG
+    bytes when nothing changed, the PNG's metadata when something did."""
+    import shutil
+    path = os.path.join(WORK, 'origin.raiiaf')
+    png_path = os.path.join(WORK, 'src', 'origin.png')
+    if not os.path.exists(path):
+        log('# origin.raiiaf not made: left out')
+        return
+    image = load(path)
+    if not check(image is not None, 'origin: opens'):
+        return
+    png = Gimp.file_load(NONINTERACTIVE, gfile(png_path))
+
+    # Metadata as GIMP's own PNG loader shows it.
+    def tags(img):
+        import xml.etree.ElementTree as ET
+        md = img.get_metadata()
+        root = ET.fromstring(md.serialize()) if md else None
+        return {} if root is None else {t.get('name'): t.text for t in root.iter('tag')}
+    ours, theirs = tags(image), tags(png)
+    for name in ('Xmp.dc.description', 'Exif.Image.Artist'):
+        check(ours.get(name) is not None and ours.get(name) == theirs.get(name),
+              'origin: %s as GIMP\'s PNG loader shows it (%r, PNG: %r)'
+              % (name, ours.get(name), theirs.get(name)))
+    log('# dc:description through GIMP: ours %r, GIMP\'s PNG loader %r, in the file %r' %
+        (ours.get('Xmp.dc.description'), theirs.get('Xmp.dc.description'), XMP_DESCRIPTION))
+    check(parasite(image, 'gimp-comment') == parasite(png, 'gimp-comment'),
+          'origin: the PNG\'s Comment is the image comment, as with GIMP\'s PNG loader (%r)'
+          % parasite(image, 'gimp-comment'))
+    ok, xres, yres = image.get_resolution()
+    pok, pxres, pyres = png.get_resolution()
+    check(abs(xres - pxres) < 1e-6 and abs(yres - pyres) < 1e-6 and abs(xres - 96.012) < 0.01,
+          'origin: resolution from pHYs as GIMP\'s PNG loader (%.3f x %.3f, PNG %.3f)' % (xres, yres, pxres))
+
+    def exif_dpi(t):
+        num, _, den = (t.get('Exif.Image.XResolution') or '0').partition('/')
+        per_cm = t.get('Exif.Image.ResolutionUnit') == '3'
+        return float(num) / float(den or 1) * (2.54 if per_cm else 1)
+    check(abs(exif_dpi(ours) - xres) < 0.01,
+          'origin: one resolution: the Exif tab says %.3f dpi, Print Size %.3f' % (exif_dpi(ours), xres))
+    png.delete()
+
+    # Unchanged: the original PNG bytes, no edit recorded.
+    status, _, message = export(image, os.path.join(OUT, 'origin-unchanged.raiiaf'))
+    check(status == Gimp.PDBStatusType.SUCCESS, 'origin: unchanged export (%s)' % message)
+
+    xcf = os.path.join(OUT, 'origin.xcf')
+    Gimp.file_save(NONINTERACTIVE, image, gfile(xcf), None)
+    from_xcf = Gimp.file_load(NONINTERACTIVE, gfile(xcf))
+    status, _, message = export(from_xcf, os.path.join(OUT, 'origin-from-xcf.raiiaf'))
+    check(status == Gimp.PDBStatusType.SUCCESS, 'origin: unchanged export from XCF (%s)' % message)
+    from_xcf.delete()
+
+    # Overwrite (last values) onto the file it came from, twice.
+    again = os.path.join(OUT, 'origin-unchanged-again.raiiaf')
+    shutil.copyfile(path, again)
+    img2 = load(again)
+    for i in range(2):
+        status, _, message = export(img2, again, run_mode=Gimp.RunMode.WITH_LAST_VALS)
+        check(status == Gimp.PDBStatusType.SUCCESS, 'origin: overwrite %d (%s)' % (i + 1, message))
+    img2.delete()
+
+    # Edited: re-encoded, every metadata chunk written back (or all but
+    # the XMP when unticked).
+    layer = image.get_layers()[0]
+    buf = layer.get_buffer()
+    buf.set(Gegl.Rectangle.new(0, 0, 4, 4), "R'G'B' u8", bytes(range(48)))
+    buf.flush()
+    layer.update(0, 0, 4, 4)
+    status, _, message = export(image, os.path.join(OUT, 'origin-edited.raiiaf'))
+    check(status == Gimp.PDBStatusType.SUCCESS, 'origin: edited export (%s)' % message)
+    status, _, message = export(image, os.path.join(OUT, 'origin-no-xmp.raiiaf'), include_xmp=False)
+    check(status == Gimp.PDBStatusType.SUCCESS, 'origin: export without XMP (%s)' % message)
+
+    # Onto a symbolic link to a file with mode 0640.
+    target, link = os.path.join(OUT, 'link-target.raiiaf'), os.path.join(OUT, 'link.raiiaf')
+    shutil.copyfile(os.path.join(WORK, 'fixtures', 'astronaut-f32-zfp.raiiaf'), target)
+    os.chmod(target, 0o640)
+    os.symlink('link-target.raiiaf', link)
+    status, _, message = export(image, link)
+    check(status == Gimp.PDBStatusType.SUCCESS, 'origin: export onto a symlink (%s)' % message)
+    image.delete()
+
+    # More pixels than the plug-in's limit: refused before decoding.
+    huge = os.path.join(WORK, 'huge.raiiaf')
+    if os.path.exists(huge):
+        status, _, message = run('file-raiiaf-load', run_mode=NONINTERACTIVE, file=gfile(huge))
+        check(status == Gimp.PDBStatusType.EXECUTION_ERROR and 'limit' in message,
+              'huge: refused by the plug-in\'s pixel limit (%s)' % message)
+
+
 def main():
     fixtures = [line.split(' ', 1) for line in open(os.path.join(WORK, 'fixtures.txt')).read().splitlines()]
     check(PDB.procedure_exists('file-raiiaf-load') and PDB.procedure_exists('file-raiiaf-export') and
@@ -516,7 +610,8 @@ def main():
                      (check_failed_export_keeps_file, fixtures[0]),
                      (check_override, fixtures[0]),
                      (check_mismatched_profile, ()),
-                     (check_script_fu, (fixtures[0][1],))):
+                     (check_script_fu, (fixtures[0][1],)),
+                     (check_origin, ())):
         try:
             fn(*args)
         except Exception:

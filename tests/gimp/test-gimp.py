@@ -228,6 +228,188 @@ def check_exports(args, work, fixtures):
                   '%s: prompt and model as given (%r, %r)' % (name, prompt, model))
 
 
+# --------------------------------------------------------------------------
+# A file whose embedded PNG carries its own metadata (XMP with a comma in
+# dc:description, eXIf, tEXt/zTXt/iTXt, pHYs) and three latents stored in
+# the order c, a, b: made here in Python (PNG) and by the CLI (pack).
+
+XMP_DESCRIPTION = 'a lighthouse at dusk, oil painting, by the sea'
+PNG_COMMENT = 'Made for the test, with a comma'
+
+
+def png_chunk(ctype, body):
+    import struct
+    import zlib
+    return struct.pack('>I', len(body)) + ctype + body + \
+        struct.pack('>I', zlib.crc32(ctype + body) & 0xFFFFFFFF)
+
+
+def exif_blob():
+    """A big-endian TIFF header with one IFD entry: Artist = "raiiaf test"."""
+    import struct
+    artist = b'raiiaf test\0'
+    ifd = struct.pack('>H', 1) + struct.pack('>HHII', 0x013B, 2, len(artist), 26) + struct.pack('>I', 0)
+    return b'MM\0*' + struct.pack('>I', 8) + ifd + artist
+
+
+def xmp_packet():
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            '<dc:description><rdf:Alt><rdf:li xml:lang="x-default">%s</rdf:li></rdf:Alt>'
+            '</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>\n'
+            '<?xpacket end="w"?>' % XMP_DESCRIPTION).encode('utf-8')
+
+
+def make_png(width, height, with_metadata=True, bit_depth=8, color_type=2, rows=None):
+    import struct
+    import zlib
+    channels = {0: 1, 2: 3, 6: 4}[color_type]
+    if rows is None:
+        rows = b''.join(b'\0' + bytes(((x * 5 + y * 3 + c * 60) % 256)
+                                      for x in range(width) for c in range(channels))
+                        for y in range(height))
+    out = b'\x89PNG\r\n\x1a\n' + png_chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, bit_depth,
+                                                               color_type, 0, 0, 0))
+    if with_metadata:
+        out += png_chunk(b'pHYs', struct.pack('>IIB', 3780, 3780, 1))   # 96 dpi
+        out += png_chunk(b'iTXt', b'XML:com.adobe.xmp\0\0\0\0\0' + xmp_packet())
+        out += png_chunk(b'eXIf', exif_blob())
+        out += png_chunk(b'tEXt', b'Comment\0' + PNG_COMMENT.encode('latin-1'))
+        out += png_chunk(b'zTXt', b'Software\0\0' + zlib.compress(b'a test generator', 9))
+        out += png_chunk(b'iTXt', b'Title\0\0\0fr\0Titre\0' + 'Phare \u00e0 l\'aube'.encode('utf-8'))
+    out += png_chunk(b'IDAT', zlib.compress(rows, 9)) + png_chunk(b'IEND', b'')
+    return out
+
+
+def write_npy(path, shape, seed):
+    import struct
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % \
+        ''.join('%d, ' % d for d in shape)
+    header = header + ' ' * (63 - (len(header) + 10) % 64) + '\n'
+    count = 1
+    for d in shape:
+        count *= d
+    with open(path, 'wb') as f:
+        f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(header)) + header.encode('latin-1'))
+        f.write(struct.pack('<%df' % count, *[((i * seed) % 97) / 7.0 - 3.0 for i in range(count)]))
+
+
+def make_origin_files(args, work):
+    """origin.raiiaf (PNG metadata, latents c, a, b) and huge.raiiaf (a
+    PNG over the plug-in's pixel limit), packed with the CLI."""
+    if not args.tool:
+        print('# no raiiaf tool: PNG metadata checks left out')
+        return False
+    src = os.path.join(work, 'src')
+    os.makedirs(src)
+    with open(os.path.join(src, 'origin.png'), 'wb') as f:
+        f.write(make_png(48, 32))
+    cmd = [args.tool, 'pack', '-o', os.path.join(work, 'origin.raiiaf'),
+           '--image', os.path.join(src, 'origin.png')]
+    for key, seed in (('c', 3), ('a', 5), ('b', 7)):
+        npy = os.path.join(src, key + '.npy')
+        write_npy(npy, (1, 4, 8, 8), seed)
+        cmd += ['--latent', '%s=%s' % (key, npy)]
+    meta = os.path.join(src, 'meta.json')
+    with open(meta, 'w') as f:
+        json.dump({'model_name': 'test-model', 'prompt': 'a lighthouse, at dusk'}, f)
+    cmd += ['--metadata', meta]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if not check(res.returncode == 0, 'origin.raiiaf packed (%s)' % res.stderr.strip()):
+        return False
+    # 16400 x 16400 grey, 1 bit: a few kB, more pixels than the plug-in's
+    # limit (2^28) and fewer than the library's (2^30).
+    side = 16400
+    rows = (b'\0' + bytes(side // 8 + 1)) * side
+    with open(os.path.join(src, 'huge.png'), 'wb') as f:
+        f.write(make_png(side, side, with_metadata=False, bit_depth=1, color_type=0, rows=rows))
+    res = subprocess.run([args.tool, 'pack', '-o', os.path.join(work, 'huge.raiiaf'),
+                          '--image', os.path.join(src, 'huge.png')],
+                         capture_output=True, text=True, timeout=60)
+    check(res.returncode == 0, 'huge.raiiaf packed (%s)' % res.stderr.strip())
+    return True
+
+
+def png_chunks(path):
+    """[(type, body)] of a PNG file."""
+    import struct
+    data = read(path)
+    pos, chunks = 8, []
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack('>I4s', data[pos:pos + 8])
+        chunks.append((ctype.decode('latin-1'), data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return chunks
+
+
+def check_origin_exports(args, work):
+    """What GIMP exported from origin.raiiaf (see check_origin in
+    gimp-checks.py)."""
+    out = os.path.join(work, 'out')
+    orig = os.path.join(work, 'origin.raiiaf')
+    odump = os.path.join(work, 'dump-origin')
+    os.makedirs(odump)
+    probe(args, 'dump', orig, odump)
+    text = lambda f, key: probe(args, 'text', f, key, check_rc=False).stdout.strip()
+    orig_chunks = [c for c in png_chunks(os.path.join(odump, 'image.png'))
+                   if c[0] in ('pHYs', 'iTXt', 'tEXt', 'zTXt', 'eXIf')]
+
+    def dumped(name):
+        path = os.path.join(out, name + '.raiiaf')
+        if not check(os.path.exists(path), '%s: exported' % name):
+            return None
+        d = os.path.join(work, 'outdump', name)
+        os.makedirs(d)
+        if not check(probe(args, 'dump', path, d, check_rc=False).returncode == 0 and
+                     probe(args, 'verify', path, check_rc=False).returncode == 0,
+                     '%s: verifies and reads back' % name):
+            return None
+        return path, d
+
+    for name in ('origin-unchanged', 'origin-from-xcf', 'origin-unchanged-again',
+                 'origin-edited', 'origin-no-xmp'):
+        got = dumped(name)
+        if not got:
+            continue
+        path, d = got
+        check([l['key'] for l in json.load(open(os.path.join(d, 'info.json')))['latents']] ==
+              ['c', 'a', 'b'], '%s: latents in the file\'s order c, a, b' % name)
+        for i in range(3):
+            check(read(os.path.join(d, 'latent-%d.stored' % i)) ==
+                  read(os.path.join(odump, 'latent-%d.stored' % i)),
+                  '%s: latent %d bit for bit' % (name, i))
+        same_png = read(os.path.join(d, 'image.png')) == read(os.path.join(odump, 'image.png'))
+        history = text(path, 'edit-history')
+        if name in ('origin-unchanged', 'origin-from-xcf', 'origin-unchanged-again'):
+            check(same_png, '%s: the original PNG bytes, unchanged' % name)
+            check(history == '' and '"edited"' not in read(os.path.join(d, 'manifest.json')).decode() and
+                  'image_matches_latents' not in read(os.path.join(d, 'manifest.json')).decode(),
+                  '%s: no edit recorded (%r)' % (name, history))
+            continue
+        check(not same_png, '%s: PNG re-encoded' % name)
+        check('GIMP' in history, '%s: edit recorded (%r)' % (name, history))
+        chunks = [c for c in png_chunks(os.path.join(d, 'image.png'))
+                  if c[0] in ('pHYs', 'iTXt', 'tEXt', 'zTXt', 'eXIf')]
+        want = orig_chunks
+        if name == 'origin-no-xmp':
+            want = [c for c in orig_chunks if not c[1].startswith(b'XML:com.adobe.xmp\0')]
+        check(sorted(chunks) == sorted(want),
+              '%s: the PNG\'s pHYs, XMP, eXIf and text chunks written back%s (%s)'
+              % (name, ' but XMP' if name == 'origin-no-xmp' else '',
+                 ', '.join('%s:%d' % (c[0], len(c[1])) for c in chunks)))
+
+    # Exported onto a symbolic link: written through, the link and the
+    # target's mode kept.
+    link, target = os.path.join(out, 'link.raiiaf'), os.path.join(out, 'link-target.raiiaf')
+    check(os.path.islink(link) and os.readlink(link) == 'link-target.raiiaf',
+          'symlink: still a link to its target')
+    check(oct(os.stat(target).st_mode & 0o777) == oct(0o640),
+          'symlink: the target keeps its mode 0640 (%s)' % oct(os.stat(target).st_mode & 0o777))
+    check(text(target, 'latent-0') == text(orig, 'latent-0'), 'symlink: the target holds the export')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--plugin', required=True)
@@ -269,8 +451,11 @@ def main():
         # use that profile, the image must still open.
         probe(args, 'grey-rgb-icc', os.path.join(fdir, 'astronaut-f32-zfp.raiiaf'),
               os.path.join(work, 'grey-rgb-icc.raiiaf'))
+        origin = make_origin_files(args, work)
         run_gimp(args, work)
         check_exports(args, work, fixtures)
+        if origin:
+            check_origin_exports(args, work)
     finally:
         if args.keep or failures:
             print('work folder kept: ' + work)
