@@ -1440,42 +1440,6 @@ set_image (raiiaf_writer       *w,
   return err ? export_error (error, file, w, err, "image") : TRUE;
 }
 
-/* Where the bytes go. As GIMP's own PNG export (which opens the path for
- * writing): a symbolic link is written through to its target and stays a
- * link. The library writes beside the target and renames over it, keeping
- * the target's mode. */
-static gchar *
-write_target (const gchar *path)
-{
-  gchar *real;
-  gchar *link;
-
-  if (! g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    return g_strdup (path);
-  real = realpath (path, NULL);
-  if (real)
-    {
-      gchar *copy = g_strdup (real);
-
-      free (real);
-      return copy;
-    }
-  /* A dangling link: its target is created, as fopen() would. */
-  link = g_file_read_link (path, NULL);
-  if (! link)
-    return g_strdup (path);
-  if (! g_path_is_absolute (link))
-    {
-      gchar *dir = g_path_get_dirname (path);
-      gchar *abs = g_build_filename (dir, link, NULL);
-
-      g_free (dir);
-      g_free (link);
-      link = abs;
-    }
-  return link;
-}
-
 static gboolean
 export_image (GFile               *file,
               GimpImage           *image,
@@ -1486,7 +1450,6 @@ export_image (GFile               *file,
 {
   raiiaf_writer *w;
   const gchar   *path;
-  gchar         *target = NULL;
   gchar         *version;
   gchar         *prompt = NULL;
   gchar         *model = NULL;
@@ -1545,9 +1508,9 @@ export_image (GFile               *file,
     }
 
   /* Written beside the target and renamed over it: a failure here leaves
-   * whatever file was there untouched. */
-  target = write_target (path);
-  err = raiiaf_writer_write_file (w, target);
+   * whatever file was there untouched. As GIMP's own PNG export, the
+   * library writes through a symbolic link and keeps the mode. */
+  err = raiiaf_writer_write_file (w, path);
   if (err)
     {
       export_error (error, file, w, err, "writing");
@@ -1559,7 +1522,6 @@ export_image (GFile               *file,
 out:
   if (origin)
     g_key_file_free (origin);
-  g_free (target);
   g_free (prompt);
   g_free (model);
   raiiaf_writer_free (w);
