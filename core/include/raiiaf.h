@@ -101,11 +101,20 @@ typedef struct raiiaf_limits {
     uint64_t max_latent_size;      /* one latent, decoded bytes */
     uint32_t max_latent_dim;       /* each dimension of a latent shape */
     uint64_t max_total_latent_size;/* all latents of a file, decoded bytes */
+    /* What one manifest or environment may cost once parsed, checked by a
+     * scan of the text before anything is built (a few kB of "[]," inflate
+     * a thousandfold). 0: no limit. */
+    uint32_t max_json_depth;       /* nesting of arrays and objects */
+    uint64_t max_json_values;      /* values: objects, arrays, strings,
+                                      numbers, literals (keys not counted) */
+    uint64_t max_json_memory;      /* bytes the parsed values take,
+                                      estimated from what json-c allocates */
 } raiiaf_limits;
 
 /* Fills *limits with the defaults: 4 GiB file, 4096 records,
  * 8 MiB JSON, 1 GiB image chunk, 65535 x 65535 and 2^30 pixels, 1 GiB per
- * latent and 4 GiB in all, dimensions up to 65536. */
+ * latent and 4 GiB in all, dimensions up to 65536; JSON nested at most 64
+ * deep, 500,000 values and 64 MiB once parsed. */
 RAIIAF_API void raiiaf_limits_default(raiiaf_limits *limits);
 
 /* ---------------------------------------------------------------------

@@ -68,6 +68,13 @@ void rf_buf_free(rf_buf *b);
 /* Parses exactly size bytes as one JSON value (depth-limited); NULL with a
  * message on error. */
 json_object *rf_json_parse(const char *text, size_t size, rf_msg *msg, const char *what);
+/* The same within the JSON limits of *limits (the defaults when NULL):
+ * size, depth, values, memory; and standard JSON only (no comments, single
+ * quotes, NaN, Infinity, trailing commas). Returns RAIIAF_ELIMIT or
+ * RAIIAF_EMANIFEST with a message, *out NULL. rf_json_parse uses the
+ * defaults. */
+int rf_json_parse_limited(const char *text, size_t size, const raiiaf_limits *limits,
+                          json_object **out, rf_msg *msg, const char *what);
 /* Serialises like the reference: indented by 2, '/' not escaped. */
 const char *rf_json_pretty(json_object *obj, size_t *len);
 json_object *rf_json_get(json_object *obj, const char *key); /* NULL if absent */
@@ -258,6 +265,7 @@ struct raiiaf_ctx {
     char *env_text;
     size_t env_size;
     rf_cached env_cache;
+    json_object *env;          /* parsed once, when loaded */
 
     rf_png_rows *rows;         /* row-by-row decoding under way */
 

@@ -33,6 +33,7 @@ void raiiaf_ctx_free(raiiaf_ctx *ctx)
     free(ctx->image_alloc);
     free(ctx->icc);
     free(ctx->icc_name);
+    json_object_put(ctx->env);
     free(ctx->env_alloc);
     for (size_t i = 0; i < ctx->text_count; i++) {
         free(ctx->texts[i].key);
@@ -119,9 +120,10 @@ static int parse_manifest(raiiaf_ctx *ctx)
     ctx->manifest_text[ctx->manifest_size] = 0;
     free(meta);
 
-    ctx->manifest = rf_json_parse(ctx->manifest_text, ctx->manifest_size, msg, "manifest");
-    if (!ctx->manifest)
-        return RAIIAF_EMANIFEST;
+    int jerr = rf_json_parse_limited(ctx->manifest_text, ctx->manifest_size, &ctx->limits,
+                                     &ctx->manifest, msg, "manifest");
+    if (jerr)
+        return jerr;
     ctx->meta = rf_json_get(ctx->manifest, "raiiaf_metadata");
     if (!ctx->meta || !json_object_is_type(ctx->meta, json_type_object))
         return rf_fail(msg, RAIIAF_EMANIFEST, "manifest: no \"raiiaf_metadata\" object");
@@ -317,11 +319,8 @@ int rf_ctx_load_env(raiiaf_ctx *ctx)
         if (!err) {
             ctx->env_text = (char *)payload;
             ctx->env_size = (size_t)rec->uncompressed_size;
-            json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, &ctx->env_cache.msg,
-                                             "environment");
-            if (!env)
-                err = RAIIAF_EMANIFEST;
-            json_object_put(env);
+            err = rf_json_parse_limited(ctx->env_text, ctx->env_size, &ctx->limits, &ctx->env,
+                                        &ctx->env_cache.msg, "environment");
         }
     }
     return rf_cached_set(&ctx->env_cache, err, &ctx->msg);

@@ -112,7 +112,7 @@ static void add_environment(raiiaf_ctx *ctx, text_list *l)
 {
     if (rf_ctx_load_env(ctx) || !ctx->env_text)
         return;
-    json_object *env = rf_json_parse(ctx->env_text, ctx->env_size, NULL, "environment");
+    json_object *env = ctx->env; /* parsed and checked when loaded */
     json_object *comps = rf_json_get(env, "components");
     size_t n = comps && json_object_is_type(comps, json_type_array)
                    ? json_object_array_length(comps) : 0;
@@ -136,7 +136,6 @@ static void add_environment(raiiaf_ctx *ctx, text_list *l)
         snprintf(key, sizeof key, "env-%s", json_object_get_string(id));
         add_pair(l, key, s);
     }
-    json_object_put(env);
 }
 
 static void add_history(json_object *meta, text_list *l)

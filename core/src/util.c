@@ -250,6 +250,9 @@ void raiiaf_limits_default(raiiaf_limits *l)
     l->max_latent_size = 1ULL << 30;
     l->max_latent_dim = 65536;
     l->max_total_latent_size = 4ULL << 30;
+    l->max_json_depth = 64;
+    l->max_json_values = 500000;
+    l->max_json_memory = 64ULL << 20;
 }
 
 size_t raiiaf_format_pixel_size(int format)

@@ -277,12 +277,12 @@ static MagickBooleanType attach_properties(Image *image, raiiaf_ctx *ctx,
 
 /* The latents in their stored form. Getting one checks it, which decodes
  * it (a zfp latent of the reference takes milliseconds), so the check runs
- * on a second thread, with a context of its own over the same read-only
- * bytes, while ImageMagick's PNG coder decodes the pixels. */
+ * on a second thread while ImageMagick's PNG coder decodes the pixels. It
+ * uses the reader's own context (the manifest is parsed once per read):
+ * the reading thread does not touch the context until it has joined the
+ * check (latent_job_join). */
 typedef struct latent_job {
-    const void *file;
-    size_t file_size;
-    raiiaf_limits limits;
+    raiiaf_ctx *ctx;
     size_t count;
     void **blobs;
     size_t *sizes;
@@ -296,32 +296,29 @@ typedef struct latent_job {
 static void *check_latents(void *arg)
 {
     latent_job *job = arg;
-    raiiaf_ctx *ctx = raiiaf_ctx_new();
     size_t i;
 
-    if (ctx == NULL) {
-        job->err = RAIIAF_ENOMEM;
-        return NULL;
-    }
-    job->err = raiiaf_ctx_set_limits(ctx, &job->limits);
-    if (job->err == RAIIAF_OK)
-        job->err = raiiaf_open_memory(ctx, job->file, job->file_size);
+    job->err = RAIIAF_OK;
     for (i = 0; job->err == RAIIAF_OK && i < job->count; i++)
-        job->err = raiiaf_get_latent_stored(ctx, i, &job->blobs[i], &job->sizes[i]);
+        job->err = raiiaf_get_latent_stored(job->ctx, i, &job->blobs[i], &job->sizes[i]);
     if (job->err != RAIIAF_OK)
-        (void) snprintf(job->message, sizeof job->message, "%s", raiiaf_ctx_message(ctx));
-    raiiaf_ctx_free(ctx);
+        (void) snprintf(job->message, sizeof job->message, "%s", raiiaf_ctx_message(job->ctx));
     return NULL;
+}
+
+static void latent_job_join(latent_job *job)
+{
+    if (job->threaded) {
+        (void) pthread_join(job->thread, NULL);
+        job->threaded = 0;
+    }
 }
 
 static void latent_job_free(latent_job *job)
 {
     size_t i;
 
-    if (job->threaded) {
-        (void) pthread_join(job->thread, NULL);
-        job->threaded = 0;
-    }
+    latent_job_join(job);
     for (i = 0; job->blobs != NULL && i < job->count; i++)
         raiiaf_free(job->blobs[i]);
     free(job->blobs);
@@ -336,17 +333,14 @@ static void latent_job_free(latent_job *job)
 /* Starts the check: counts the memory it takes against -limit memory first
  * (decoded values, our blob, the profile's copy), as for any coder's
  * pixels. */
-static MagickBooleanType start_latent_job(latent_job *job, raiiaf_ctx *ctx, const void *file,
-                                          size_t file_size, const raiiaf_limits *limits,
-                                          Image *image, ExceptionInfo *exception)
+static MagickBooleanType start_latent_job(latent_job *job, raiiaf_ctx *ctx, Image *image,
+                                          ExceptionInfo *exception)
 {
     size_t i;
     int err;
 
     memset(job, 0, sizeof *job);
-    job->file = file;
-    job->file_size = file_size;
-    job->limits = *limits;
+    job->ctx = ctx;
     err = raiiaf_get_latent_count(ctx, &job->count);
     for (i = 0; err == RAIIAF_OK && i < job->count; i++) {
         raiiaf_latent_info latent;
@@ -405,10 +399,7 @@ static MagickBooleanType attach_profiles(Image *image, raiiaf_ctx *ctx, latent_j
         attach_profile(image, PROFILE_ENVIRONMENT, json, size, exception) == MagickFalse)
         return MagickFalse;
 
-    if (job->threaded) {
-        (void) pthread_join(job->thread, NULL);
-        job->threaded = 0;
-    }
+    latent_job_join(job);
     if (job->err != RAIIAF_OK) {
         throw_raiiaf_error(exception, GetMagickModule(), job->err, 0, "reading a latent",
                            job->message, image->filename);
@@ -567,10 +558,10 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
     if (image_info->ping != MagickFalse)
         want_profiles = MagickFalse;
     if (want_profiles != MagickFalse &&
-        start_latent_job(&latents, ctx, file_data, file_size, &limits, image, exception) ==
-            MagickFalse)
+        start_latent_job(&latents, ctx, image, exception) == MagickFalse)
         goto fail;
     png_image = read_embedded_png(image_info, image, png, png_size, exception);
+    latent_job_join(&latents); /* ctx is ours again */
     if (png_image == NULL)
         goto fail;
     for (next = png_image; next != NULL; next = GetNextImageInList(next)) {
