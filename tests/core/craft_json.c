@@ -44,7 +44,8 @@ static size_t png_chunk(uint8_t *out, const char *type, const uint8_t *data, uin
 {
     be32(out, n);
     memcpy(out + 4, type, 4);
-    memcpy(out + 8, data, n);
+    if (n)
+        memcpy(out + 8, data, n);
     be32(out + 8 + n, crc32_of(out + 4, 4 + n));
     return 12 + n;
 }
@@ -196,9 +197,9 @@ int main(int argc, char **argv)
     json_object_object_add(meta, "chunks", chunks);
     size_t man_len;
     char *man_text;
+    json_object *root = json_object_new_object();
+    json_object_object_add(root, "raiiaf_metadata", meta);
     if (in_env) {
-        json_object *root = json_object_new_object();
-        json_object_object_add(root, "raiiaf_metadata", meta);
         man_text = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
         man_len = strlen(man_text);
     } else {
@@ -228,5 +229,9 @@ int main(int argc, char **argv)
     }
     printf("%s: %zu bytes; %s JSON %zu bytes\n", argv[1], total, argv[2],
            in_env ? env_len : man_len);
+    free(file), free(data.data), free(envc.data), free(metac.data);
+    free(man_text), free(env_text), free(value);
+    json_object_put(root);
+    json_object_put(env);
     return 0;
 }
