@@ -324,6 +324,8 @@ typedef struct raiiaf_png_colour {
     double white_x, white_y, red_x, red_y, green_x, green_y, blue_x, blue_y;
     int srgb_intent;             /* sRGB rendering intent 0-3, -1 without sRGB */
     int has_icc;                 /* iCCP: raiiaf_get_icc_profile() */
+    /* sBIT and bKGD as the chunk holds them: the fields of channels the
+     * colour type lacks are 0. */
     int has_sbit;                /* sBIT: significant bits per channel */
     uint8_t sbit_gray, sbit_red, sbit_green, sbit_blue, sbit_alpha;
     int has_background;          /* bKGD, at the PNG's bit depth, or */
@@ -402,7 +404,8 @@ RAIIAF_API void raiiaf_writer_free(raiiaf_writer *w);
  * raiiaf_ctx_message(); NULL w: "no context: out of memory"). */
 RAIIAF_API const char *raiiaf_writer_message(const raiiaf_writer *w);
 
-/* The image, as ready PNG bytes (copied) ... */
+/* The image, as ready PNG bytes (copied), read through libpng first: a
+ * corrupt PNG is refused with RAIIAF_EPNG and libpng's reason ... */
 RAIIAF_API int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size);
 
 /* ... or as pixels, encoded here with libpng. stride 0 means packed rows.

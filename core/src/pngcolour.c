@@ -3,11 +3,14 @@
  * loader does, and palette PNGs on the way out. */
 #include "pngcolour.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int read_colour(png_structp png, png_infop pi, void *user)
 {
     raiiaf_png_colour *c = user;
+    int ctype = png_get_color_type(png, pi);
+    bool color = ctype & PNG_COLOR_MASK_COLOR;
     png_colorp plte;
     int n;
     if (png_get_PLTE(png, pi, &plte, &n) && n > 0) {
@@ -22,7 +25,7 @@ static int read_colour(png_structp png, png_infop pi, void *user)
     int num_trans;
     png_color_16p trans;
     if (png_get_tRNS(png, pi, &alpha, &num_trans, &trans)) {
-        if (png_get_color_type(png, pi) == PNG_COLOR_TYPE_PALETTE) {
+        if (ctype == PNG_COLOR_TYPE_PALETTE) {
             if (alpha && num_trans > 0) {
                 c->palette_alpha_count = (unsigned)(num_trans > 256 ? 256 : num_trans);
                 memcpy(c->palette_alpha, alpha, c->palette_alpha_count);
@@ -47,21 +50,29 @@ static int read_colour(png_structp png, png_infop pi, void *user)
     c->has_icc = png_get_valid(png, pi, PNG_INFO_iCCP) != 0;
     png_color_8p sbit;
     if (png_get_sBIT(png, pi, &sbit) && sbit) {
-        c->has_sbit = 1;
-        c->sbit_gray = sbit->gray;
-        c->sbit_red = sbit->red;
-        c->sbit_green = sbit->green;
-        c->sbit_blue = sbit->blue;
-        c->sbit_alpha = sbit->alpha;
+        c->has_sbit = 1; /* only the channels the colour type has */
+        if (color) {
+            c->sbit_red = sbit->red;
+            c->sbit_green = sbit->green;
+            c->sbit_blue = sbit->blue;
+        } else {
+            c->sbit_gray = sbit->gray;
+        }
+        if (ctype & PNG_COLOR_MASK_ALPHA)
+            c->sbit_alpha = sbit->alpha;
     }
     png_color_16p bkgd;
     if (png_get_bKGD(png, pi, &bkgd) && bkgd) {
-        c->has_background = 1;
-        c->background_index = bkgd->index;
-        c->background_gray = bkgd->gray;
-        c->background_red = bkgd->red;
-        c->background_green = bkgd->green;
-        c->background_blue = bkgd->blue;
+        c->has_background = 1; /* as the chunk holds it for the colour type */
+        if (ctype == PNG_COLOR_TYPE_PALETTE) {
+            c->background_index = bkgd->index;
+        } else if (color) {
+            c->background_red = bkgd->red;
+            c->background_green = bkgd->green;
+            c->background_blue = bkgd->blue;
+        } else {
+            c->background_gray = bkgd->gray;
+        }
     }
     return RAIIAF_OK;
 }
@@ -113,4 +124,39 @@ void rf_png_set_palette(png_structp png, png_infop pi, const raiiaf_pixels *px)
     png_set_PLTE(png, pi, plte, (int)px->palette_count);
     if (px->palette_alpha_count)
         png_set_tRNS(png, pi, px->palette_alpha, (int)px->palette_alpha_count, NULL);
+}
+
+/* ---- the whole PNG checked, as a writer takes it ------------------------ */
+
+typedef struct png_check {
+    png_bytep row; /* freed by the caller: libpng errors longjmp past us */
+} png_check;
+
+static int read_through(png_structp png, png_infop pi, void *user)
+{
+    png_check *chk = user;
+    int passes = png_set_interlace_handling(png);
+    png_read_update_info(png, pi);
+    size_t rowbytes = png_get_rowbytes(png, pi);
+    png_uint_32 height = png_get_image_height(png, pi);
+    chk->row = malloc(rowbytes ? rowbytes : 1);
+    if (!chk->row)
+        return RAIIAF_ENOMEM;
+    for (int pass = 0; pass < passes; pass++)
+        for (png_uint_32 y = 0; y < height; y++)
+            png_read_row(png, chk->row, NULL);
+    png_read_end(png, NULL);
+    return RAIIAF_OK;
+}
+
+int rf_png_check(const uint8_t *data, size_t size, rf_msg *msg)
+{
+    raiiaf_limits limits;
+    raiiaf_limits_default(&limits);
+    png_check chk = {NULL};
+    int err = rf_png_read_header(data, size, &limits, read_through, &chk, msg);
+    free(chk.row);
+    if (err == RAIIAF_ENOMEM)
+        return rf_fail(msg, err, "embedded PNG: out of memory");
+    return err;
 }

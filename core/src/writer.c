@@ -1,4 +1,5 @@
 #include "internal.h"
+#include "pngcolour.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +101,9 @@ int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size)
         return rf_fail(&w->msg, RAIIAF_ENOTPNG, "the image is not PNG data");
     if (size > UINT32_MAX - RF_INNER_SIZE)
         return rf_fail(&w->msg, RAIIAF_ELIMIT, "the image is larger than a chunk can hold (4 GiB)");
+    int err = rf_png_check(png, size, &w->msg); /* no corrupt PNG goes into a file */
+    if (err)
+        return err;
     uint8_t *copy = malloc(size);
     if (!copy)
         return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
