@@ -411,6 +411,12 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
         return o.oom ? RAIIAF_ENOMEM : RAIIAF_EPNG;
     }
     png_set_write_fn(png, &o, png_write_cb, png_flush_cb);
+#if defined(PNG_SET_OPTION_SUPPORTED) && defined(PNG_SKIP_sRGB_CHECK_PROFILE)
+    /* libpng before 1.6.44 (Debian 12 has 1.6.39) refuses to write a few
+     * old sRGB profiles it knows by checksum ("known incorrect sRGB
+     * profile"); files carry them, and a profile goes out as it came in. */
+    png_set_option(png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
+#endif
     png_set_compression_level(png, level < 0 ? 6 : level);
     png_set_IHDR(png, pi, px->width, px->height, depth, ctype,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
