@@ -17,6 +17,8 @@
  *                                  a host's load does; prints the library's
  *                                  message of the first failure (exit 0), or
  *                                  nothing (exit 1) for a good file
+ *   raiiaf-probe pixels FILE OUT   writes OUT: "WIDTH HEIGHT FORMAT\n", then
+ *                                  the image decoded in its own format
  *   raiiaf-probe grey-rgb-icc FILE OUT
  *                                  writes OUT: a small grey image carrying
  *                                  FILE's (RGB) ICC profile, a mismatch a
@@ -206,6 +208,34 @@ report:
     return 0;
 }
 
+static int write_pixels(raiiaf_ctx *ctx, const char *out)
+{
+    raiiaf_image_info info;
+    size_t size;
+    void *pixels;
+    FILE *f;
+    int err, ok;
+
+    if ((err = raiiaf_get_image_info(ctx, &info)) != RAIIAF_OK ||
+        (err = raiiaf_decoded_image_size(ctx, info.format, &size)) != RAIIAF_OK)
+        return fail(ctx, err, "image");
+    pixels = malloc(size);
+    if (pixels == NULL)
+        return fail(NULL, RAIIAF_ENOMEM, "pixels");
+    if ((err = raiiaf_decode_image(ctx, info.format, pixels, size)) != RAIIAF_OK) {
+        free(pixels);
+        return fail(ctx, err, "decode");
+    }
+    f = fopen(out, "wb");
+    ok = f != NULL && fprintf(f, "%u %u %d\n", info.width, info.height, info.format) > 0 &&
+         fwrite(pixels, 1, size, f) == size;
+    ok = (f != NULL && fclose(f) == 0) && ok;
+    free(pixels);
+    if (!ok)
+        perror(out);
+    return !ok;
+}
+
 static int grey_with_rgb_icc(raiiaf_ctx *ctx, const char *out)
 {
     static uint8_t grey[16 * 8];
@@ -235,12 +265,13 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "";
     raiiaf_ctx *ctx;
     int err, status;
-    int four = !strcmp(cmd, "dump") || !strcmp(cmd, "text") || !strcmp(cmd, "grey-rgb-icc");
+    int four = !strcmp(cmd, "dump") || !strcmp(cmd, "text") || !strcmp(cmd, "grey-rgb-icc") ||
+               !strcmp(cmd, "pixels");
     int three = !strcmp(cmd, "verify") || !strcmp(cmd, "error");
 
     if (!((four && argc == 4) || (three && argc == 3))) {
         fprintf(stderr, "usage: raiiaf-probe verify FILE | dump FILE DIR | text FILE KEY |\n"
-                        "                    error FILE | grey-rgb-icc FILE OUT\n");
+                        "                    error FILE | pixels FILE OUT | grey-rgb-icc FILE OUT\n");
         return 2;
     }
     ctx = raiiaf_ctx_new();
@@ -263,6 +294,8 @@ int main(int argc, char **argv)
         if (value != NULL)
             printf("%s\n", value);
         status = value == NULL;
+    } else if (!strcmp(cmd, "pixels")) {
+        status = write_pixels(ctx, argv[3]);
     } else {
         status = grey_with_rgb_icc(ctx, argv[3]);
     }
