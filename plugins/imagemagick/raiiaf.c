@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <MagickCore/MagickCore.h>
+#include "magick-compat.h" /* MagickCore 7, or 6 with RAIIAF_MAGICK6 */
 
 #include <raiiaf.h>
 
@@ -836,7 +836,7 @@ static void *export_pixels(Image *image, MagickBooleanType ours, raiiaf_pixels *
     grey = (image->colorspace == GRAYColorspace || IsImageGray(image) != MagickFalse)
                ? MagickTrue
                : MagickFalse;
-    alpha = (image->alpha_trait != UndefinedPixelTrait && IsImageOpaque(image, exception) == MagickFalse)
+    alpha = (RAIIAF_IMAGE_HAS_ALPHA(image) && IsImageOpaque(image, exception) == MagickFalse)
                 ? MagickTrue
                 : MagickFalse;
     sixteen = image->depth > 8 ? MagickTrue : MagickFalse;
@@ -903,6 +903,7 @@ static void colour_chunks(Image *image, MagickBooleanType converted, raiiaf_pixe
 {
     double ppm_x = 0.0, ppm_y = 0.0;
 
+    (void) exception; /* ImageMagick 6's GetImageProperty takes none */
     if (converted == MagickFalse) {
         if (GetImageProperty(image, "png:gAMA", exception) != NULL && image->gamma > 0.0)
             pixels->gamma = image->gamma;
@@ -930,11 +931,11 @@ static void colour_chunks(Image *image, MagickBooleanType converted, raiiaf_pixe
         }
     }
     if (image->units == PixelsPerInchResolution) {
-        ppm_x = image->resolution.x * 100.0 / 2.54;
-        ppm_y = image->resolution.y * 100.0 / 2.54;
+        ppm_x = RAIIAF_RESOLUTION_X(image) * 100.0 / 2.54;
+        ppm_y = RAIIAF_RESOLUTION_Y(image) * 100.0 / 2.54;
     } else if (image->units == PixelsPerCentimeterResolution) {
-        ppm_x = image->resolution.x * 100.0;
-        ppm_y = image->resolution.y * 100.0;
+        ppm_x = RAIIAF_RESOLUTION_X(image) * 100.0;
+        ppm_y = RAIIAF_RESOLUTION_Y(image) * 100.0;
     }
     if (ppm_x >= 1.0 && ppm_y >= 1.0 && ppm_x < 4e9 && ppm_y < 4e9) {
         pixels->ppm_x = (uint32_t) (ppm_x + 0.5);
@@ -1089,7 +1090,7 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
     if (OpenBlob(image_info, image, RAIIAF_IM_WRITE_BINARY_BLOB_MODE, exception) == MagickFalse)
         goto done;
     written = WriteBlob(image, file_size, file);
-    status = CloseBlob(image);
+    status = RAIIAF_CLOSE_BLOB(image);
     if (written < 0 || (size_t) written != file_size || status == MagickFalse) {
         THROW_MESSAGE(exception, CorruptImageError, "UnableToWriteBlob", image->filename);
         status = MagickFalse;
@@ -1126,6 +1127,8 @@ static MagickBooleanType WriteRAIIAFImage(const ImageInfo *image_info, Image *im
  * Registration
  * ---------------------------------------------------------------------- */
 
+RAIIAF_ENCODER(WriteRAIIAFImage)
+
 ModuleExport size_t RegisterRAIIAFImage(void)
 {
     MagickInfo *entry;
@@ -1134,7 +1137,7 @@ ModuleExport size_t RegisterRAIIAFImage(void)
     entry = AcquireMagickInfo("RAIIAF", "RAIIAF",
                               "AI image artifact (image, latents and generation metadata)");
     entry->decoder = (DecodeImageHandler *) ReadRAIIAFImage;
-    entry->encoder = (EncodeImageHandler *) WriteRAIIAFImage;
+    entry->encoder = (EncodeImageHandler *) RAIIAF_ENCODER_HANDLER(WriteRAIIAFImage);
     entry->magick = (IsImageFormatHandler *) IsRAIIAF;
     entry->mime_type = ConstantString(RAIIAF_MIME_TYPE);
     (void) FormatLocaleString(version, sizeof version, "libraiiaf %s", raiiaf_version_string());
