@@ -226,6 +226,25 @@ int tool_make_dirs(const char *path, char *err, size_t err_size)
     return 0;
 }
 
+int tool_make_subdir(const char *path, char *err, size_t err_size)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, err_size, "cannot create folder %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+            snprintf(err, err_size, "%s is a symbolic link: refusing to write through it", path);
+        else
+            snprintf(err, err_size, "%s is not a folder", path);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
 int tool_write_all(int fd, const void *buf, size_t size)
 {
     size_t done = 0;
@@ -241,7 +260,8 @@ int tool_write_all(int fd, const void *buf, size_t size)
     return 0;
 }
 
-int tool_outputs_create(tool_outputs *set, const char *path, char *err, size_t err_size)
+static int outputs_create(tool_outputs *set, const char *path, unsigned flags, char *err,
+                          size_t err_size)
 {
     if (set->count == set->capacity) {
         size_t cap = set->capacity ? set->capacity * 2 : 8;
@@ -253,106 +273,64 @@ int tool_outputs_create(tool_outputs *set, const char *path, char *err, size_t e
         set->items = items;
         set->capacity = cap;
     }
-    /* The temporary file is a hidden sibling of the target, so that the
-     * final rename stays within one file system. */
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path + 1) : 0;
-    const char *base = slash ? slash + 1 : path;
-    size_t room = strlen(path) + 64;
-    char *temp = malloc(room);
+    raiiaf_output *out = raiiaf_output_new();
     char *final = strdup(path);
-    if (!temp || !final) {
-        free(temp);
+    if (!out || !final) {
+        raiiaf_output_free(out);
         free(final);
         snprintf(err, err_size, "out of memory");
         return -1;
     }
-    int fd = -1;
-    for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(temp, room, "%.*s.%s.raiiaf-tmp-%ld-%u", dir_len, path, base, (long)getpid(),
-                 (unsigned)set->count * 100 + attempt);
-        fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST)
-            break;
-    }
-    if (fd < 0) {
-        snprintf(err, err_size, "cannot create a file next to %s: %s", path, strerror(errno));
-        free(temp);
+    flags |= RAIIAF_OUTPUT_NO_FOLLOW | (set->replace ? 0 : RAIIAF_OUTPUT_NO_REPLACE);
+    if (raiiaf_output_open(out, path, flags) != RAIIAF_OK) {
+        snprintf(err, err_size, "%s", raiiaf_output_message(out));
+        raiiaf_output_free(out);
         free(final);
         return -1;
     }
     set->items[set->count].path = final;
-    set->items[set->count].temp_path = temp;
+    set->items[set->count].out = out;
     set->count++;
-    return fd;
+    return raiiaf_output_fd(out);
 }
 
-int tool_outputs_finish_fd(int fd, char *err, size_t err_size)
+int tool_outputs_create(tool_outputs *set, const char *path, char *err, size_t err_size)
 {
-    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-        snprintf(err, err_size, "%s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (close(fd) != 0) {
-        snprintf(err, err_size, "%s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return outputs_create(set, path, 0, err, err_size);
 }
 
-int tool_outputs_commit(tool_outputs *set, bool force, char *err, size_t err_size)
+int tool_outputs_create_in_subdir(tool_outputs *set, const char *path, char *err,
+                                  size_t err_size)
+{
+    return outputs_create(set, path, RAIIAF_OUTPUT_NO_FOLLOW_DIR, err, err_size);
+}
+
+int tool_outputs_commit(tool_outputs *set, char *err, size_t err_size)
 {
     size_t done;
     for (done = 0; done < set->count; done++) {
         tool_output *o = &set->items[done];
-        if (force) {
-            if (rename(o->temp_path, o->path) != 0) {
-                snprintf(err, err_size, "cannot write %s: %s", o->path, strerror(errno));
-                break;
-            }
+        if (raiiaf_output_commit(o->out) == RAIIAF_OK)
             continue;
-        }
-        /* link() fails rather than replace an existing file. */
-        if (link(o->temp_path, o->path) == 0) {
-            unlink(o->temp_path);
-            continue;
-        }
-        if (errno == EEXIST) {
+        if (raiiaf_output_errno(o->out) == EEXIST)
             snprintf(err, err_size, "%s already exists (--force replaces it)", o->path);
-            break;
-        }
-        /* A file system without hard links: check, then rename. */
-        struct stat st;
-        if (lstat(o->path, &st) == 0) {
-            snprintf(err, err_size, "%s already exists (--force replaces it)", o->path);
-            break;
-        }
-        if (rename(o->temp_path, o->path) != 0) {
-            snprintf(err, err_size, "cannot write %s: %s", o->path, strerror(errno));
-            break;
-        }
-    }
-    if (done == set->count) {
-        tool_outputs_free(set);
-        return 0;
+        else
+            snprintf(err, err_size, "%s", raiiaf_output_message(o->out));
+        break;
     }
     /* Without --force every committed file is new: take them back so that
      * a failed run leaves nothing behind. */
-    if (!force) {
+    if (done < set->count && !set->replace) {
         for (size_t i = 0; i < done; i++)
-            unlink(set->items[i].path);
+            raiiaf_output_remove(set->items[i].out);
     }
-    for (size_t i = done; i < set->count; i++)
-        unlink(set->items[i].temp_path);
-    tool_outputs_free(set);
-    return -1;
+    bool ok = done == set->count;
+    tool_outputs_free(set); /* uncommitted temporary files go with it */
+    return ok ? 0 : -1;
 }
 
 void tool_outputs_abort(tool_outputs *set)
 {
-    for (size_t i = 0; i < set->count; i++)
-        unlink(set->items[i].temp_path);
     tool_outputs_free(set);
 }
 
@@ -360,7 +338,7 @@ void tool_outputs_free(tool_outputs *set)
 {
     for (size_t i = 0; i < set->count; i++) {
         free(set->items[i].path);
-        free(set->items[i].temp_path);
+        raiiaf_output_free(set->items[i].out);
     }
     free(set->items);
     set->items = NULL;

@@ -54,27 +54,36 @@ int tool_read_file(const char *path, uint64_t max_size, char **data, size_t *siz
 
 /* mkdir -p. On failure returns -1 with a sentence in err. */
 int tool_make_dirs(const char *path, char *err, size_t err_size);
+/* mkdir of one sub-folder the tool makes inside a folder it was given;
+ * refuses one that exists as a symbolic link. */
+int tool_make_subdir(const char *path, char *err, size_t err_size);
 
-/* Outputs written all or nothing: each file is written to a temporary
- * file next to its target; tool_outputs_commit() then moves them all into
- * place (without --force, a target that appeared meanwhile is not
- * replaced), and tool_outputs_abort() removes them. */
+/* Outputs written all or nothing, each through the library's atomic writer
+ * (raiiaf_output): written beside its target, then tool_outputs_commit()
+ * moves them all into place, and tool_outputs_abort() removes them. A
+ * symbolic link at a target's name is never followed: without `replace` it
+ * counts as an existing file, with it the link itself is replaced. */
 typedef struct tool_output {
-    char *path;      /* final name */
-    char *temp_path; /* where it is written first */
+    char *path;           /* final name */
+    raiiaf_output *out;
 } tool_output;
 
 typedef struct tool_outputs {
     tool_output *items;
     size_t count, capacity;
+    bool replace;         /* --force: replace existing files */
 } tool_outputs;
 
-/* Creates the temporary file for `path` and returns its descriptor, or -1
- * with a sentence in err. */
+/* Creates the temporary file for `path` and returns its descriptor (owned
+ * by the set: do not close it), or -1 with a sentence in err. */
 int tool_outputs_create(tool_outputs *set, const char *path, char *err, size_t err_size);
-/* Syncs and closes fd; -1 with a sentence in err on failure. */
-int tool_outputs_finish_fd(int fd, char *err, size_t err_size);
-int tool_outputs_commit(tool_outputs *set, bool force, char *err, size_t err_size);
+/* The same for a file in a sub-folder the tool made itself: that folder
+ * must not be a symbolic link (an attacker's DIR/latents -> elsewhere). */
+int tool_outputs_create_in_subdir(tool_outputs *set, const char *path, char *err,
+                                  size_t err_size);
+/* Without set->replace, a target that appeared meanwhile is not replaced
+ * and the files already committed are taken back. */
+int tool_outputs_commit(tool_outputs *set, char *err, size_t err_size);
 void tool_outputs_abort(tool_outputs *set);
 void tool_outputs_free(tool_outputs *set);
 

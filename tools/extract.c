@@ -46,7 +46,9 @@ static void print_help(FILE *out)
             "\n"
             "Options:\n"
             "  -o, --output DIR   the folder to write (required)\n"
-            "  -f, --force        replace files that already exist in DIR\n"
+            "  -f, --force        replace files that already exist in DIR (a link\n"
+            "                     at one of the names is replaced, never followed;\n"
+            "                     a DIR/latents that is a symbolic link is refused)\n"
             "  -v, --verbose      print each file written\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -138,12 +140,6 @@ static int write_buffer(tool_outputs *outs, const char *path, const void *data, 
         return -1;
     if (tool_write_all(fd, data, size) != 0) {
         snprintf(err, err_size, "cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    char why[256];
-    if (tool_outputs_finish_fd(fd, why, sizeof why) != 0) {
-        snprintf(err, err_size, "cannot write %s: %s", path, why);
         return -1;
     }
     return 0;
@@ -210,7 +206,7 @@ static int extract_latents(extraction *x)
         return TOOL_EXIT_OK;
     latent_dir = join_path(x->dir, "latents", NULL);
     x->made_latent_dir = latent_dir && !exists(latent_dir);
-    if (!latent_dir || tool_make_dirs(latent_dir, x->err, sizeof x->err) != 0) {
+    if (!latent_dir || tool_make_subdir(latent_dir, x->err, sizeof x->err) != 0) {
         tool_error("%s", latent_dir ? x->err : "out of memory");
         goto out;
     }
@@ -238,7 +234,8 @@ static int extract_latents(extraction *x)
             goto out;
         }
         char *path = latent_path(x, i);
-        int fd = path ? tool_outputs_create(&x->outs, path, x->err, sizeof x->err) : -1;
+        int fd = path ? tool_outputs_create_in_subdir(&x->outs, path, x->err, sizeof x->err)
+                      : -1;
         if (fd < 0) {
             tool_error("%s", path ? x->err : "out of memory");
             free(path);
@@ -250,13 +247,6 @@ static int extract_latents(extraction *x)
         free(data);
         if (werr != 0) {
             tool_error("cannot write %s: %s", path, strerror(saved));
-            close(fd);
-            free(path);
-            goto out;
-        }
-        char why[256];
-        if (tool_outputs_finish_fd(fd, why, sizeof why) != 0) {
-            tool_error("cannot write %s: %s", path, why);
             free(path);
             goto out;
         }
@@ -373,7 +363,7 @@ static int commit(extraction *x)
     for (size_t i = 0; written && i < count; i++)
         written[i] = strdup(x->outs.items[i].path);
     int status = TOOL_EXIT_OK;
-    if (tool_outputs_commit(&x->outs, x->force, x->err, sizeof x->err) != 0) {
+    if (tool_outputs_commit(&x->outs, x->err, sizeof x->err) != 0) {
         tool_error("%s", x->err);
         status = TOOL_EXIT_FAILURE;
     }
@@ -397,6 +387,7 @@ static int extract(extraction *x)
         return TOOL_EXIT_FAILURE;
     if (!x->force && refuse_existing(x) != TOOL_EXIT_OK)
         return TOOL_EXIT_FAILURE;
+    x->outs.replace = x->force;
     x->made_dir = !exists(x->dir);
     if (tool_make_dirs(x->dir, x->err, sizeof x->err) != 0) {
         tool_error("%s", x->err);

@@ -546,7 +546,9 @@ enum raiiaf_output_flags {
     /* Commit fails with EEXIST if the name exists (a symbolic link
      * included) instead of replacing it. */
     RAIIAF_OUTPUT_NO_REPLACE = 1,
-    /* A symbolic link at the name is replaced, not written through. */
+    /* A symbolic link, or a file with other hard links, at the name is
+     * replaced, not written through: for files a tool puts into a folder
+     * someone else may have prepared (raiiaf extract --force). */
     RAIIAF_OUTPUT_NO_FOLLOW = 2,
     /* The folder holding the file must not be a symbolic link (its last
      * component is opened with O_NOFOLLOW): for sub-folders a tool created

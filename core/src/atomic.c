@@ -433,7 +433,8 @@ int raiiaf_output_commit(raiiaf_output *o)
     /* Pipes and some special files refuse fsync with EINVAL: nothing to do. */
     if (fsync(o->fd) != 0 && errno != EINVAL && errno != EROFS)
         err = out_fail(o, RAIIAF_EIO, errno, "cannot write");
-    bool in_place = o->exists && o->old.st_nlink > 1 && !(o->flags & RAIIAF_OUTPUT_NO_REPLACE);
+    bool in_place = o->exists && o->old.st_nlink > 1 &&
+                    !(o->flags & (RAIIAF_OUTPUT_NO_REPLACE | RAIIAF_OUTPUT_NO_FOLLOW));
     if (!err)
         err = in_place ? write_in_place(o) : place(o);
     if (err) {

@@ -8,8 +8,9 @@
  * (Exec=raiiaf-thumbnailer -s %s %i %o), usually inside a bwrap sandbox
  * that only lets it read INPUT and write OUTPUT's folder. It therefore
  * reads only INPUT (through libraiiaf: the embedded image, never the
- * latents) and writes only OUTPUT, through a temporary file in OUTPUT's
- * folder renamed into place, so a failure leaves nothing behind.
+ * latents) and writes only OUTPUT, through the library's atomic writer (a
+ * temporary file in OUTPUT's folder renamed into place), so a failure
+ * leaves nothing behind.
  *
  * The image is scaled so that its longer edge is at most SIZE pixels (never
  * enlarged, aspect kept) with an exact area-average (box) filter on
@@ -284,56 +285,49 @@ static int write_png(FILE *fp, const uint8_t *pixels, uint32_t width, uint32_t h
     return 0;
 }
 
-/* Writes the PNG next to `path` and renames it into place. */
+/* Writes the PNG through the library's atomic writer: beside `path`,
+ * synced and renamed into place. A killed thumbnailer leaves nothing (an
+ * unnamed file) or a hidden .NAME.raiiaf-tmp-PID-... file that the next
+ * run in that folder removes. */
 static int write_png_file(const char *path, const uint8_t *pixels, uint32_t width,
                           uint32_t height, unsigned channels)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + sizeof ".XXXXXX");
-    if (!tmp) {
+    raiiaf_output *out = raiiaf_output_new();
+    if (!out) {
         fail("out of memory", NULL);
         return -1;
     }
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".XXXXXX", sizeof ".XXXXXX");
-
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
+    int ok = raiiaf_output_open(out, path, 0) == RAIIAF_OK;
+    /* stdio on a duplicate: fclose() closes only that. */
+    int fd = ok ? dup(raiiaf_output_fd(out)) : -1;
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (ok && !fp) {
         fail(path, strerror(errno));
-        free(tmp);
+        if (fd >= 0)
+            close(fd);
+        raiiaf_output_free(out);
         return -1;
     }
-    /* mkstemp gives 0600; a new file normally gets 0666 less the umask. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-
-    FILE *fp = fdopen(fd, "wb");
-    if (!fp) {
-        fail(path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return -1;
+    if (ok) {
+        ok = write_png(fp, pixels, width, height, channels) == 0;
+        if (!ok)
+            fail(path, "PNG encoding failed");
+        if (fflush(fp) != 0 && ok) {
+            fail(path, strerror(errno));
+            ok = 0;
+        }
+        if (fclose(fp) != 0 && ok) {
+            fail(path, strerror(errno));
+            ok = 0;
+        }
+        if (ok && raiiaf_output_commit(out) != RAIIAF_OK) {
+            fail(raiiaf_output_message(out), NULL);
+            ok = 0;
+        }
+    } else {
+        fail(raiiaf_output_message(out), NULL);
     }
-    int ok = write_png(fp, pixels, width, height, channels) == 0;
-    if (!ok)
-        fail(path, "PNG encoding failed");
-    if (ok && (fflush(fp) != 0 || fsync(fileno(fp)) != 0)) {
-        fail(path, strerror(errno));
-        ok = 0;
-    }
-    if (fclose(fp) != 0 && ok) {
-        fail(path, strerror(errno));
-        ok = 0;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        fail(path, strerror(errno));
-        ok = 0;
-    }
-    if (!ok)
-        unlink(tmp);
-    free(tmp);
+    raiiaf_output_free(out);
     return ok ? 0 : -1;
 }
 
