@@ -103,6 +103,26 @@ static size_t utf8_sequence(const unsigned char *s)
     return len;
 }
 
+char *tool_utf8_text(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(4 * n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        size_t len = *s < 0x80 ? 1 : utf8_sequence(s);
+        if (len == 0) {
+            o += sprintf(o, "\\x%02x", *s++);
+            continue;
+        }
+        memcpy(o, s, len);
+        o += len;
+        s += len;
+    }
+    *o = '\0';
+    return out;
+}
+
 void tool_print_text(FILE *out, const char *text, const char *indent)
 {
     const unsigned char *s = (const unsigned char *)text;

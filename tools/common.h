@@ -47,6 +47,11 @@ void tool_print_version(FILE *out);
  * by `indent` when indent is not NULL; otherwise they are escaped as \n. */
 void tool_print_text(FILE *out, const char *text, const char *indent);
 
+/* Text from a file or the command line (a path) as valid UTF-8 for JSON:
+ * each byte that is not part of valid UTF-8 (or is a C1 control) becomes
+ * the four characters \xNN. malloc'd; NULL when out of memory. */
+char *tool_utf8_text(const char *text);
+
 /* Reads a whole file of at most max_size bytes, NUL-terminated (the NUL is
  * not counted in *size). On failure returns -1 with a sentence in err. */
 int tool_read_file(const char *path, uint64_t max_size, char **data, size_t *size, char *err,

@@ -276,11 +276,21 @@ static json_object *parse_json(const char *text, size_t size)
     return obj;
 }
 
+/* A string for the JSON output: what is not valid UTF-8 (a path, an ICC
+ * profile's Latin-1 name, a message quoting raw bytes) as \xNN. */
+static json_object *json_text(const char *text)
+{
+    char *valid = tool_utf8_text(text);
+    json_object *o = json_object_new_string(valid ? valid : "");
+    free(valid);
+    return o;
+}
+
 static void add_error(json_object *errors, const char *what, raiiaf_ctx *ctx)
 {
     char line[1024];
     snprintf(line, sizeof line, "%s: %s", what, raiiaf_ctx_message(ctx));
-    json_object_array_add(errors, json_object_new_string(line));
+    json_object_array_add(errors, json_text(line));
 }
 
 static json_object *json_image(raiiaf_ctx *ctx, json_object *errors)
@@ -319,7 +329,7 @@ static json_object *json_image(raiiaf_ctx *ctx, json_object *errors)
         const char *name = NULL;
         if (raiiaf_get_icc_profile(ctx, &data, &size, &name) == RAIIAF_OK) {
             icc = json_object_new_object();
-            json_object_object_add(icc, "name", json_object_new_string(name ? name : ""));
+            json_object_object_add(icc, "name", json_text(name ? name : ""));
             json_object_object_add(icc, "bytes", json_object_new_uint64(size));
         }
     }
@@ -425,7 +435,7 @@ static int info_json(const char *path, raiiaf_ctx *ctx, json_object *doc)
     if (env.rc != RAIIAF_OK) {
         char line[1024];
         snprintf(line, sizeof line, "environment: %s", env.message);
-        json_object_array_add(errors, json_object_new_string(line));
+        json_object_array_add(errors, json_text(line));
     }
     json_object_object_add(doc, "environment",
                            env.rc == RAIIAF_OK && env.json ? parse_json(env.json, env.size) : NULL);
@@ -474,11 +484,11 @@ int cmd_info(int argc, char **argv)
         int rc = ctx ? raiiaf_open_file(ctx, path) : RAIIAF_ENOMEM;
         json_object *doc = json ? json_object_new_object() : NULL;
         if (doc)
-            json_object_object_add(doc, "file", json_object_new_string(path));
+            json_object_object_add(doc, "file", json_text(path));
         if (rc != RAIIAF_OK) {
             tool_error("%s: %s", path, raiiaf_ctx_message(ctx));
             if (doc)
-                json_object_object_add(doc, "error", json_object_new_string(raiiaf_ctx_message(ctx)));
+                json_object_object_add(doc, "error", json_text(raiiaf_ctx_message(ctx)));
             status = TOOL_EXIT_FAILURE;
         } else if (json) {
             if (info_json(path, ctx, doc) != TOOL_EXIT_OK)

@@ -78,9 +78,11 @@ enum raiiaf_errno {
     RAIIAF_ERANGE,       /* index out of range, or output buffer too small */
     RAIIAF_EBADSTATE,    /* call not valid now (nothing opened, or an earlier
                             error left the context unusable) */
-    RAIIAF_EVALUE,       /* a value given to the writer is not allowed by the
-                            format (NaN latent, negative seed, ...) */
-    RAIIAF_EUNSUPPORTED  /* valid but not supported by this build */
+    RAIIAF_EVALUE,       /* a value is not allowed by the format: given to
+                            the writer (NaN latent, negative seed, ...) or
+                            found in a file (NaN or infinite latent values) */
+    RAIIAF_EUNSUPPORTED, /* valid but not supported by this build */
+    RAIIAF_EDUPLICATE    /* two latents of a file share a key */
 };
 
 /* A fixed English sentence for an error code; never NULL. */
@@ -128,6 +130,13 @@ RAIIAF_API void raiiaf_ctx_free(raiiaf_ctx *ctx);
 /* Before opening. */
 RAIIAF_API int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits);
 
+/* The host's own limit on the image's width x height (its preference, its
+ * resource policy), instead of max_image_pixels' 2^30: a larger image
+ * fails with RAIIAF_ELIMIT before any pixel memory is spent. Before
+ * opening, or after it until the first image call; 0 restores the
+ * default. */
+RAIIAF_API int raiiaf_ctx_set_pixel_limit(raiiaf_ctx *ctx, uint64_t max_pixels);
+
 /* The last error's message, naming the record and what was wrong
  * ("chunk 2 (DATA): sha256 mismatch"). Never empty after a failed call, so
  * a host shows it alone; "" after a call that succeeded. For a NULL ctx (a
@@ -171,8 +180,9 @@ RAIIAF_API int raiiaf_stream_get_data(const raiiaf_stream *s, const void **data,
 RAIIAF_API int raiiaf_stream_open(raiiaf_stream *s, raiiaf_ctx *ctx);
 RAIIAF_API const char *raiiaf_stream_message(const raiiaf_stream *s);
 
-/* Reads and checks every payload (image, environment, each latent): what
- * `raiiaf verify` does. */
+/* Reads and checks every payload (image, environment, each latent) and
+ * decodes every pixel of the image, row by row in the memory of one row:
+ * what `raiiaf verify` does. */
 RAIIAF_API int raiiaf_verify(raiiaf_ctx *ctx);
 
 typedef struct raiiaf_header {

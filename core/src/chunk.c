@@ -154,9 +154,9 @@ static int parse_latent_kind(json_object *obj, const raiiaf_limits *limits, rf_r
         return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN \"%.64s\"): extra.shape is missing",
                        position, rec->key);
     size_t nd = json_object_array_length(shape);
-    if (nd < 1 || nd > RAIIAF_MAX_DIMS)
+    if (nd < 1 || nd > RF_REF_LATENT_NDIM) /* the reference writes 4 */
         return rf_fail(msg, RAIIAF_ERECORD, "chunk %zu (LATN \"%.64s\"): %zu dimensions (1..%d allowed)",
-                       position, rec->key, nd, RAIIAF_MAX_DIMS);
+                       position, rec->key, nd, RF_REF_LATENT_NDIM);
     rec->ndim = (unsigned)nd;
     uint64_t elements = 1;
     for (size_t i = 0; i < nd; i++) {
@@ -310,10 +310,8 @@ int rf_check_inner(const uint8_t *inner, const rf_record *rec, uint64_t payload_
     return RAIIAF_OK;
 }
 
-int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_msg *msg)
+static int check_digest(const uint8_t h[32], const rf_record *rec, rf_msg *msg)
 {
-    uint8_t h[32];
-    rf_sha256(payload, size, h);
     if (memcmp(h, rec->hash, 32)) {
         char got[65];
         rf_hex(h, 32, got);
@@ -325,6 +323,13 @@ int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_
                        "manifest says otherwise", rec->position, rf_type_name(rec->type), got);
     }
     return RAIIAF_OK;
+}
+
+int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_msg *msg)
+{
+    uint8_t h[32];
+    rf_sha256(payload, size, h);
+    return check_digest(h, rec, msg);
 }
 
 int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
@@ -355,6 +360,63 @@ int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_lim
     *alloc = buf;
     *payload = buf + RF_INNER_SIZE;
     return RAIIAF_OK;
+}
+
+bool rf_payload_out_of_proportion(const rf_record *rec)
+{
+    return rec->uncompressed_size > RF_WHOLE_PAYLOAD_MAX &&
+           rec->uncompressed_size / RF_WHOLE_PAYLOAD_RATIO > rec->compressed_size;
+}
+
+int rf_payload_open(rf_stream *s, const rf_source *src, const rf_record *rec, rf_msg *msg)
+{
+    char what[48];
+    snprintf(what, sizeof what, "chunk %zu (%s)", rec->position, rf_type_name(rec->type));
+    uint8_t inner[RF_INNER_SIZE];
+    int err = rf_stream_open(s, src, rec->offset, rec->compressed_size, rec->compressed,
+                             RF_INNER_SIZE + rec->uncompressed_size, msg, what);
+    if (!err)
+        err = rf_stream_read(s, inner, RF_INNER_SIZE);
+    if (!err)
+        err = rf_check_inner(inner, rec, rec->uncompressed_size, msg);
+    if (err)
+        rf_stream_close(s);
+    return err;
+}
+
+int rf_payload_check_streamed(const rf_source *src, const rf_record *rec,
+                              uint8_t head[RF_PAYLOAD_HEAD], rf_msg *msg)
+{
+    rf_stream s;
+    int err = rf_payload_open(&s, src, rec, msg);
+    if (err)
+        return err;
+    enum { PIECE = 256 * 1024 };
+    uint8_t *piece = malloc(PIECE);
+    if (!piece) {
+        rf_stream_close(&s);
+        return rf_fail(msg, RAIIAF_ENOMEM, "chunk %zu: out of memory", rec->position);
+    }
+    rf_sha256_ctx sha;
+    rf_sha256_begin(&sha);
+    memset(head, 0, RF_PAYLOAD_HEAD);
+    for (uint64_t done = 0; !err && done < rec->uncompressed_size;) {
+        uint64_t left = rec->uncompressed_size - done;
+        size_t n = left < PIECE ? (size_t)left : PIECE;
+        err = rf_stream_read(&s, piece, n);
+        if (!err && done == 0)
+            memcpy(head, piece, n < RF_PAYLOAD_HEAD ? n : RF_PAYLOAD_HEAD);
+        if (!err)
+            rf_sha256_update(&sha, piece, n);
+        done += n;
+    }
+    free(piece);
+    rf_stream_close(&s);
+    if (err)
+        return err;
+    uint8_t h[32];
+    rf_sha256_end(&sha, h);
+    return check_digest(h, rec, msg);
 }
 
 /* ---- the stored form of a latent ------------------------------------------ */

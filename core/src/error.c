@@ -27,6 +27,7 @@ const char *raiiaf_strerror(int err)
     case RAIIAF_EBADSTATE: return "invalid state for this call";
     case RAIIAF_EVALUE: return "value not allowed by the format";
     case RAIIAF_EUNSUPPORTED: return "not supported";
+    case RAIIAF_EDUPLICATE: return "two latents share a key";
     default: return "unknown error";
     }
 }

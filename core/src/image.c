@@ -15,6 +15,23 @@ bool rf_is_png(const uint8_t *data, size_t size)
     return size >= 8 && png_sig_cmp(data, 0, 8) == 0;
 }
 
+/* The first bytes of `in`: all of it in memory, the head of a stream. */
+static const uint8_t *in_peek(const rf_png_in *in, size_t *n)
+{
+    if (!in->rec) {
+        *n = in->size;
+        return in->data;
+    }
+    *n = in->rec->uncompressed_size < sizeof in->head ? (size_t)in->rec->uncompressed_size
+                                                      : sizeof in->head;
+    return in->head;
+}
+
+static uint64_t in_size(const rf_png_in *in)
+{
+    return in->rec ? in->rec->uncompressed_size : in->size;
+}
+
 /* libpng reports through callbacks: keep the message, never print. One
  * context serves reading (data, size, pos) and writing (out, oom). */
 typedef struct png_io {
@@ -23,9 +40,38 @@ typedef struct png_io {
     const char *who;
     const uint8_t *data;
     size_t size, pos;
+    bool streaming;     /* reading from `stream`, not `data` */
+    rf_stream stream;
+    int stream_err;     /* the stream's failure, when it was one */
     rf_buf out;
     bool oom;
 } png_io;
+
+/* Reading from `in`; io_done() releases what this takes. */
+static int io_init(png_io *io, const rf_png_in *in, rf_msg *msg)
+{
+    memset(io, 0, sizeof *io);
+    io->msg = msg;
+    io->who = "embedded PNG";
+    io->data = in->data;
+    io->size = in->size;
+    if (!in->rec)
+        return RAIIAF_OK;
+    io->streaming = true;
+    return rf_payload_open(&io->stream, in->src, in->rec, msg);
+}
+
+static void io_done(png_io *io)
+{
+    if (io->streaming)
+        rf_stream_close(&io->stream);
+}
+
+/* What a longjmp out of libpng means: the stream's error, or a bad PNG. */
+static int io_failure(const png_io *io)
+{
+    return io->stream_err ? io->stream_err : io->oom ? RAIIAF_ENOMEM : RAIIAF_EPNG;
+}
 
 static void png_error_cb(png_structp png, png_const_charp text)
 {
@@ -43,6 +89,14 @@ static void png_warning_cb(png_structp png, png_const_charp text)
 static void png_read_cb(png_structp png, png_bytep out, size_t n)
 {
     png_io *io = png_get_io_ptr(png);
+    if (io->streaming) {
+        if (io->stream.produced + n > io->stream.expect)
+            png_error(png, "unexpected end of PNG data");
+        io->stream_err = rf_stream_read(&io->stream, out, n);
+        if (io->stream_err)
+            longjmp(io->jmp, 1); /* the message is the stream's */
+        return;
+    }
     if (n > io->size - io->pos)
         png_error(png, "unexpected end of PNG data");
     memcpy(out, io->data + io->pos, n);
@@ -80,10 +134,11 @@ static int check_pixels(const raiiaf_limits *limits, png_uint_32 w, png_uint_32 
     return RAIIAF_OK;
 }
 
-int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
-                raiiaf_image_info *info, uint8_t **icc, size_t *icc_size, char **icc_name,
-                rf_msg *msg)
+int rf_png_info(const rf_png_in *in, const raiiaf_limits *limits, raiiaf_image_info *info,
+                uint8_t **icc, size_t *icc_size, char **icc_name, rf_msg *msg)
 {
+    size_t size;
+    const uint8_t *data = in_peek(in, &size);
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk holds %s, not PNG",
                        size >= 3 && data[0] == 0xff && data[1] == 0xd8 ? "a JPEG"
@@ -101,28 +156,32 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
                            (unsigned)w, (unsigned)h, (unsigned)limits->max_image_width,
                            (unsigned)limits->max_image_height);
     }
-    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
-    png_structp png = new_reader(&io, limits);
+    png_io io;
+    int err = io_init(&io, in, msg);
+    png_structp png = err ? NULL : new_reader(&io, limits);
     png_infop pi = png ? png_create_info_struct(png) : NULL;
     if (!pi) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        io_done(&io);
+        return err ? err : rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
     }
     uint8_t *volatile icc_copy = NULL;
     char *volatile name_copy = NULL;
     if (setjmp(io.jmp)) {
         png_destroy_read_struct(&png, &pi, NULL);
+        io_done(&io);
         free(icc_copy);
         free(name_copy);
-        return RAIIAF_EPNG;
+        return io_failure(&io);
     }
     png_read_info(png, pi);
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(png, pi, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
-    int err = check_pixels(limits, w, h, msg);
+    err = check_pixels(limits, w, h, msg);
     if (err) {
         png_destroy_read_struct(&png, &pi, NULL);
+        io_done(&io);
         return err;
     }
     memset(info, 0, sizeof *info);
@@ -146,7 +205,7 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
         info->ppm_x = rx;
         info->ppm_y = ry;
     }
-    info->image_size = size;
+    info->image_size = in_size(in);
     png_charp name;
     int ctype_unused;
     png_bytep prof;
@@ -158,6 +217,7 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
             name_copy = rf_strdup(name ? name : "ICC profile");
             if (!icc_copy || !name_copy) {
                 png_destroy_read_struct(&png, &pi, NULL);
+                io_done(&io);
                 free(icc_copy);
                 free(name_copy);
                 return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
@@ -169,28 +229,35 @@ int rf_png_info(const uint8_t *data, size_t size, const raiiaf_limits *limits,
         }
     }
     png_destroy_read_struct(&png, &pi, NULL);
+    io_done(&io);
     return RAIIAF_OK;
 }
 
-int rf_png_read_header(const uint8_t *data, size_t size, const raiiaf_limits *limits,
-                       rf_png_header_fn fn, void *user, rf_msg *msg)
+int rf_png_read_header(const rf_png_in *in, const raiiaf_limits *limits, rf_png_header_fn fn,
+                       void *user, rf_msg *msg)
 {
+    size_t size;
+    const uint8_t *data = in_peek(in, &size);
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
-    png_io io = {.msg = msg, .who = "embedded PNG", .data = data, .size = size};
-    png_structp png = new_reader(&io, limits);
+    png_io io;
+    int err = io_init(&io, in, msg);
+    png_structp png = err ? NULL : new_reader(&io, limits);
     png_infop pi = png ? png_create_info_struct(png) : NULL;
     if (!pi) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        io_done(&io);
+        return err ? err : rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
     }
     if (setjmp(io.jmp)) {
         png_destroy_read_struct(&png, &pi, NULL);
-        return RAIIAF_EPNG;
+        io_done(&io);
+        return io_failure(&io);
     }
     png_read_info(png, pi);
-    int err = fn(png, pi, user);
+    err = fn(png, pi, user);
     png_destroy_read_struct(&png, &pi, NULL);
+    io_done(&io);
     return err;
 }
 
@@ -227,6 +294,7 @@ void rf_png_rows_free(rf_png_rows *r)
     if (!r)
         return;
     png_destroy_read_struct(&r->png, &r->info, NULL);
+    io_done(&r->io);
     free(r);
 }
 
@@ -298,18 +366,20 @@ converted:
     return RAIIAF_OK;
 }
 
-static rf_png_rows *new_rows(const uint8_t *data, size_t size, const raiiaf_limits *limits,
-                             int format, rf_msg *msg)
+static rf_png_rows *new_rows(const rf_png_in *in, const raiiaf_limits *limits, int format,
+                             rf_msg *msg, int *err)
 {
     rf_png_rows *r = calloc(1, sizeof *r);
     if (!r) {
-        rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        *err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
         return NULL;
     }
-    r->io.msg = msg;
-    r->io.who = "embedded PNG";
-    r->io.data = data;
-    r->io.size = size;
+    *err = io_init(&r->io, in, msg);
+    if (*err) {
+        rf_png_rows_free(r);
+        return NULL;
+    }
+    *err = RAIIAF_ENOMEM;
     r->format = format;
     r->png = new_reader(&r->io, limits);
     r->info = r->png ? png_create_info_struct(r->png) : NULL;
@@ -321,25 +391,42 @@ static rf_png_rows *new_rows(const uint8_t *data, size_t size, const raiiaf_limi
     return r;
 }
 
-int rf_png_decode(const uint8_t *data, size_t size, const raiiaf_limits *limits, int format,
-                  void *out, size_t out_size, rf_msg *msg)
+int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
+                  size_t out_size, rf_msg *msg)
 {
     if (!raiiaf_format_pixel_size(format))
         return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
+    size_t size;
+    const uint8_t *data = in_peek(in, &size);
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
-    rf_png_rows *r = new_rows(data, size, limits, format, msg);
+    int err;
+    rf_png_rows *r = new_rows(in, limits, format, msg, &err);
     if (!r)
-        return RAIIAF_ENOMEM;
+        return err;
     png_bytep *volatile rows = NULL;
     if (setjmp(r->io.jmp)) {
+        err = io_failure(&r->io);
         rf_png_rows_free(r);
         free(rows);
-        return RAIIAF_EPNG;
+        return err;
     }
-    int err = setup_rows(r, limits, out_size, msg);
+    err = setup_rows(r, limits, out ? out_size : SIZE_MAX, msg);
+    int passes = err == RAIIAF_EUNSUPPORTED ? 7 : 1;
     if (err == RAIIAF_EUNSUPPORTED) /* interlaced: fine for the whole image */
         err = RAIIAF_OK;
+    if (!err && !out) { /* a check: every row of every pass, one row kept */
+        if (!(rows = malloc(r->stride)))
+            err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        for (int p = 0; !err && p < passes; p++)
+            for (uint32_t y = 0; y < r->height; y++)
+                png_read_row(r->png, (png_bytep)rows, NULL);
+        if (!err)
+            png_read_end(r->png, NULL);
+        rf_png_rows_free(r);
+        free(rows);
+        return err;
+    }
     if (!err && out_size / r->stride < r->height)
         err = rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %ux%u",
                       out_size, (unsigned)r->width, (unsigned)r->height);
@@ -452,6 +539,17 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
 
 /* ---- the reader's image calls ------------------------------------------ */
 
+static int load_whole_image(raiiaf_ctx *ctx, rf_msg *msg)
+{
+    const rf_record *rec = &ctx->records[ctx->data_record];
+    int err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image, msg);
+    if (err)
+        return err;
+    ctx->image_size = (size_t)rec->uncompressed_size;
+    ctx->image_in = (rf_png_in){.data = ctx->image, .size = ctx->image_size};
+    return RAIIAF_OK;
+}
+
 int rf_ctx_load_image(raiiaf_ctx *ctx)
 {
     int err = rf_cached_get(&ctx->image_cache, &ctx->msg);
@@ -459,12 +557,14 @@ int rf_ctx_load_image(raiiaf_ctx *ctx)
         return err;
     if (ctx->data_record < 0) {
         err = rf_fail(&ctx->image_cache.msg, RAIIAF_ENOIMAGE, "the file has no DATA (image) chunk");
-    } else {
+    } else if (rf_payload_out_of_proportion(&ctx->records[ctx->data_record])) {
+        /* Checked in one pass now, then decoded from the stream each time:
+         * the inflated bytes are never held. */
         const rf_record *rec = &ctx->records[ctx->data_record];
-        err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image,
-                              &ctx->image_cache.msg);
-        if (!err)
-            ctx->image_size = (size_t)rec->uncompressed_size;
+        ctx->image_in = (rf_png_in){.src = &ctx->src, .rec = rec};
+        err = rf_payload_check_streamed(&ctx->src, rec, ctx->image_in.head, &ctx->image_cache.msg);
+    } else {
+        err = load_whole_image(ctx, &ctx->image_cache.msg);
     }
     return rf_cached_set(&ctx->image_cache, err, &ctx->msg);
 }
@@ -477,8 +577,8 @@ static int load_info(raiiaf_ctx *ctx)
     err = rf_cached_get(&ctx->info_cache, &ctx->msg);
     if (err != RF_CACHE_EMPTY)
         return err;
-    err = rf_png_info(ctx->image, ctx->image_size, &ctx->limits, &ctx->info, &ctx->icc,
-                      &ctx->icc_size, &ctx->icc_name, &ctx->info_cache.msg);
+    err = rf_png_info(&ctx->image_in, &ctx->limits, &ctx->info, &ctx->icc, &ctx->icc_size,
+                      &ctx->icc_name, &ctx->info_cache.msg);
     return rf_cached_set(&ctx->info_cache, err, &ctx->msg);
 }
 
@@ -504,6 +604,8 @@ int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t *size)
     if (!data || !size)
         return RF_BAD_ARGS(&ctx->msg);
     err = rf_ctx_load_image(ctx);
+    if (!err && !ctx->image) /* streamed until now: the bytes themselves are asked for */
+        err = load_whole_image(ctx, &ctx->msg);
     if (err)
         return err;
     *data = ctx->image;
@@ -557,14 +659,15 @@ int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format)
     if (err)
         return err;
     rf_png_rows_free(ctx->rows);
-    ctx->rows = new_rows(ctx->image, ctx->image_size, &ctx->limits, format, &ctx->msg);
+    ctx->rows = new_rows(&ctx->image_in, &ctx->limits, format, &ctx->msg, &err);
     if (!ctx->rows)
-        return RAIIAF_ENOMEM;
+        return err;
     rf_png_rows *r = ctx->rows;
     if (setjmp(r->io.jmp)) {
+        err = io_failure(&r->io);
         rf_png_rows_free(r);
         ctx->rows = NULL;
-        return RAIIAF_EPNG;
+        return err;
     }
     err = setup_rows(r, &ctx->limits, SIZE_MAX, &ctx->msg);
     if (err == RAIIAF_EUNSUPPORTED)
@@ -590,9 +693,10 @@ int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size)
     if (r->next_row >= r->height)
         return rf_fail(&ctx->msg, RAIIAF_ERANGE, "all %u rows were read", (unsigned)r->height);
     if (setjmp(r->io.jmp)) {
+        err = io_failure(&r->io);
         rf_png_rows_free(r); /* a broken stream gives no further rows */
         ctx->rows = NULL;
-        return RAIIAF_EPNG;
+        return err;
     }
     png_read_row(r->png, row, NULL);
     r->next_row++;
@@ -609,6 +713,6 @@ int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size)
     err = load_info(ctx);
     if (err)
         return err;
-    return rf_png_decode(ctx->image, ctx->image_size, &ctx->limits, format, out, out_size,
+    return rf_png_decode(&ctx->image_in, &ctx->limits, format, out, out_size,
                          &ctx->msg);
 }

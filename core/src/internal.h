@@ -5,6 +5,7 @@
 #include "raiiaf.h"
 
 #include <json-c/json.h>
+#include <zstd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
@@ -36,7 +37,17 @@ int rf_fail(rf_msg *msg, int err, const char *fmt, ...)
     rf_fail((msg), RAIIAF_EINVAL, "%s: an argument is NULL or empty", __func__)
 
 /* ---- small helpers (util.c) ---- */
+/* What raiiaf_limits_default() gives: what every reader accepts, and so
+ * what every writer must stay within. */
+extern const raiiaf_limits rf_default_limits;
 void rf_sha256(const void *data, size_t size, uint8_t out[32]);
+/* sha256 in pieces (storage for nettle's context, kept out of this header). */
+typedef struct rf_sha256_ctx {
+    _Alignas(8) uint8_t state[128];
+} rf_sha256_ctx;
+void rf_sha256_begin(rf_sha256_ctx *c);
+void rf_sha256_update(rf_sha256_ctx *c, const void *data, size_t size);
+void rf_sha256_end(rf_sha256_ctx *c, uint8_t out[32]);
 void rf_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
 bool rf_parse_hex32(const char *hex, uint8_t out[32]);
 uint16_t rf_f32_to_f16(float f);   /* round to nearest even, like numpy */
@@ -102,6 +113,27 @@ int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *o
 int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
                     uint8_t **out, uint64_t *got, rf_msg *msg, const char *what);
 
+/* A chunk's bytes decompressed on the way, a piece at a time: memory of a
+ * read piece and zstd's window, whatever the chunk's size. */
+#define RF_STREAM_WINDOW_LOG_MAX 25
+typedef struct rf_stream {
+    const rf_source *src;
+    uint64_t off, len;        /* the stored bytes */
+    uint64_t expect, produced;
+    ZSTD_DCtx *dctx;          /* NULL for a chunk stored uncompressed */
+    uint8_t *in;
+    ZSTD_inBuffer ib;
+    uint64_t in_done;
+    rf_msg *msg;
+    char what[64];
+} rf_stream;
+int rf_stream_open(rf_stream *s, const rf_source *src, uint64_t off, uint64_t len, bool compressed,
+                   uint64_t expect, rf_msg *msg, const char *what);
+/* Exactly n more bytes, or an error; after the last byte, checks that the
+ * frame ends there. */
+int rf_stream_read(rf_stream *s, void *buf, size_t n);
+void rf_stream_close(rf_stream *s);
+
 /* ---- element types (dtype.c): the one table of what each dtype is ---- */
 typedef struct rf_dtype_desc {
     const char *name;  /* extra.dtype and what people read: "float32" */
@@ -166,6 +198,21 @@ int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_
 int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
                     uint8_t **alloc, const uint8_t **payload, rf_msg *msg);
 
+/* A payload that inflates out of proportion to its stored size (a few kB
+ * claiming a GiB) is never held whole: it is checked in one streamed pass
+ * and decoded from the stream. */
+#define RF_WHOLE_PAYLOAD_MAX (16u << 20)
+#define RF_WHOLE_PAYLOAD_RATIO 8
+bool rf_payload_out_of_proportion(const rf_record *rec);
+/* A stream positioned after the checked inner header. */
+int rf_payload_open(rf_stream *s, const rf_source *src, const rf_record *rec, rf_msg *msg);
+/* Reads the whole payload through the stream: inner header, sizes and
+ * sha256 checked; its first RF_PAYLOAD_HEAD bytes (a PNG's signature and
+ * IHDR) kept in head. */
+#define RF_PAYLOAD_HEAD 32
+int rf_payload_check_streamed(const rf_source *src, const rf_record *rec,
+                              uint8_t head[RF_PAYLOAD_HEAD], rf_msg *msg);
+
 /* The stored form of a latent (see core/README.md): the record without
  * offset and index, then the chunk's bytes. */
 #define RF_STORED_MAGIC "RAIIAFLT"
@@ -181,6 +228,8 @@ int rf_stored_unpack(const void *blob, size_t size, json_object **root, rf_recor
 /* ---- latents (latent.c) ---- */
 int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size_t out_size,
                      rf_msg *msg);
+/* The index of the first NaN or infinite element, or count. */
+uint64_t rf_latent_first_nonfinite(int dtype, const void *data, uint64_t count);
 /* Decodes into a scratch buffer: every check of rf_latent_decode. */
 int rf_latent_check(const rf_source *src, const rf_record *rec, rf_msg *msg);
 /* Encodes an array of rec's dtype and shape (host order) as a LATN chunk:
@@ -203,11 +252,21 @@ extern const size_t rf_text_section_count;
 /* ---- PNG (image.c) ---- */
 typedef struct rf_png_rows rf_png_rows;
 void rf_png_rows_free(rf_png_rows *r);
-int rf_png_info(const uint8_t *png, size_t size, const raiiaf_limits *limits,
-                raiiaf_image_info *info, uint8_t **icc, size_t *icc_size, char **icc_name,
-                rf_msg *msg);
-int rf_png_decode(const uint8_t *png, size_t size, const raiiaf_limits *limits, int format,
-                  void *out, size_t out_size, rf_msg *msg);
+/* Where PNG bytes come from: memory, or (rec set) the image chunk of src,
+ * decompressed on the way; head holds its first bytes. */
+typedef struct rf_png_in {
+    const uint8_t *data;
+    size_t size;
+    const rf_source *src;
+    const rf_record *rec;
+    uint8_t head[RF_PAYLOAD_HEAD];
+} rf_png_in;
+int rf_png_info(const rf_png_in *in, const raiiaf_limits *limits, raiiaf_image_info *info,
+                uint8_t **icc, size_t *icc_size, char **icc_name, rf_msg *msg);
+/* Decodes the pixels into out; with out NULL, decodes every row and keeps
+ * none: the check of raiiaf_verify(), in the memory of one row. */
+int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
+                  size_t out_size, rf_msg *msg);
 int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **png, size_t *png_size,
                   rf_msg *msg);
 bool rf_is_png(const uint8_t *data, size_t size);
@@ -252,8 +311,9 @@ struct raiiaf_ctx {
 
     /* loaded on demand */
     uint8_t *image_alloc;
-    const uint8_t *image;
+    const uint8_t *image;      /* NULL while the image is streamed */
     size_t image_size;
+    rf_png_in image_in;        /* what PNG decoding reads */
     rf_cached image_cache;
     rf_cached info_cache;      /* the PNG header */
     raiiaf_image_info info;
@@ -270,6 +330,7 @@ struct raiiaf_ctx {
     rf_png_rows *rows;         /* row-by-row decoding under way */
 
     rf_text_pair *texts;
+    rf_text_pair *texts_sorted; /* the same strings, sorted by key */
     size_t text_count;
     bool texts_built;
     char *parameters;

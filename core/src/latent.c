@@ -211,7 +211,27 @@ int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size
     if (err)
         return err;
     rf_le_to_host(out, (size_t)elements, esize);
+    /* The reference writes finite values only: a file holding others could
+     * not be exported again. */
+    uint64_t bad = rf_latent_first_nonfinite(rec->dtype, out, elements);
+    if (bad < elements)
+        return rf_fail(msg, RAIIAF_EVALUE, "%s: element %llu is NaN or infinite", what,
+                       (unsigned long long)bad);
     return RAIIAF_OK;
+}
+
+uint64_t rf_latent_first_nonfinite(int dtype, const void *data, uint64_t count)
+{
+    for (uint64_t i = 0; i < count; i++) {
+        bool finite;
+        if (dtype == RAIIAF_FLOAT16)
+            finite = (((const uint16_t *)data)[i] & 0x7c00) != 0x7c00;
+        else
+            finite = isfinite(((const float *)data)[i]);
+        if (!finite)
+            return i;
+    }
+    return count;
 }
 
 int rf_latent_check(const rf_source *src, const rf_record *rec, rf_msg *msg)

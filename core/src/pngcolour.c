@@ -84,14 +84,12 @@ int raiiaf_get_png_colour(raiiaf_ctx *ctx, raiiaf_png_colour *colour)
         return err;
     if (!colour)
         return RF_BAD_ARGS(&ctx->msg);
-    const void *data;
-    size_t size;
-    err = raiiaf_get_image_data(ctx, &data, &size);
+    err = rf_ctx_load_image(ctx);
     if (err)
         return err;
     memset(colour, 0, sizeof *colour);
     colour->srgb_intent = -1;
-    return rf_png_read_header(data, size, &ctx->limits, read_colour, colour, &ctx->msg);
+    return rf_png_read_header(&ctx->image_in, &ctx->limits, read_colour, colour, &ctx->msg);
 }
 
 int rf_check_palette(const raiiaf_pixels *px, size_t stride, rf_msg *msg)

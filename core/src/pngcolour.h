@@ -11,8 +11,8 @@
  * its return value is rf_png_read_header's. libpng errors inside it
  * longjmp out and give RAIIAF_EPNG. */
 typedef int (*rf_png_header_fn)(png_structp png, png_infop info, void *user);
-int rf_png_read_header(const uint8_t *data, size_t size, const raiiaf_limits *limits,
-                       rf_png_header_fn fn, void *user, rf_msg *msg);
+int rf_png_read_header(const rf_png_in *in, const raiiaf_limits *limits, rf_png_header_fn fn,
+                       void *user, rf_msg *msg);
 
 /* Reads the whole PNG through libpng, every chunk and row: RAIIAF_EPNG with
  * libpng's reason for a corrupt one. */

@@ -40,6 +40,7 @@ void raiiaf_ctx_free(raiiaf_ctx *ctx)
         free(ctx->texts[i].value);
     }
     free(ctx->texts);
+    free(ctx->texts_sorted);
     free(ctx->parameters);
     free(ctx);
 }
@@ -53,6 +54,17 @@ int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limits)
     if (ctx->state != RF_NEW)
         return rf_fail(&ctx->msg, RAIIAF_EBADSTATE, "limits must be set before opening");
     ctx->limits = *limits;
+    return RAIIAF_OK;
+}
+
+int raiiaf_ctx_set_pixel_limit(raiiaf_ctx *ctx, uint64_t max_pixels)
+{
+    if (!ctx)
+        return RAIIAF_EINVAL;
+    if (ctx->state == RF_BROKEN || ctx->image_cache.state || ctx->info_cache.state)
+        return rf_fail(&ctx->msg, RAIIAF_EBADSTATE,
+                       "the pixel limit must be set before the image is read");
+    ctx->limits.max_image_pixels = max_pixels ? max_pixels : rf_default_limits.max_image_pixels;
     return RAIIAF_OK;
 }
 
@@ -94,6 +106,37 @@ int rf_cached_set(rf_cached *c, int err, rf_msg *out)
 }
 
 /* ---- opening ---------------------------------------------------------- */
+
+static int compare_latent_keys(const void *a, const void *b)
+{
+    return strcmp(((const rf_record *const *)a)[0]->key, ((const rf_record *const *)b)[0]->key);
+}
+
+/* Two latents with one key: a host keeping latents by key would drop one
+ * on export, so such a file is refused (sorted: linear after the sort). */
+static int check_unique_keys(raiiaf_ctx *ctx)
+{
+    if (ctx->latent_count < 2)
+        return RAIIAF_OK;
+    const rf_record **by_key = malloc(ctx->latent_count * sizeof *by_key);
+    if (!by_key)
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "manifest: out of memory");
+    for (size_t i = 0; i < ctx->latent_count; i++)
+        by_key[i] = &ctx->records[ctx->latents[i]];
+    qsort(by_key, ctx->latent_count, sizeof *by_key, compare_latent_keys);
+    int err = RAIIAF_OK;
+    for (size_t i = 1; !err && i < ctx->latent_count; i++)
+        if (!strcmp(by_key[i - 1]->key, by_key[i]->key)) {
+            const rf_record *a = by_key[i - 1], *b = by_key[i];
+            if (a->position > b->position)
+                a = by_key[i], b = by_key[i - 1];
+            err = rf_fail(&ctx->msg, RAIIAF_EDUPLICATE,
+                          "chunk %zu (LATN \"%.64s\"): the key of chunk %zu again", b->position,
+                          b->key, a->position);
+        }
+    free(by_key);
+    return err;
+}
 
 static int parse_manifest(raiiaf_ctx *ctx)
 {
@@ -178,7 +221,7 @@ static int parse_manifest(raiiaf_ctx *ctx)
             break;
         }
     }
-    return RAIIAF_OK;
+    return check_unique_keys(ctx);
 }
 
 static int open_source(raiiaf_ctx *ctx)

@@ -1,6 +1,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,4 +185,115 @@ int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t m
     *out = buf;
     *got = cs;
     return RAIIAF_OK;
+}
+
+/* ---- a chunk read as a stream ------------------------------------------- */
+
+int rf_stream_open(rf_stream *s, const rf_source *src, uint64_t off, uint64_t len, bool compressed,
+                   uint64_t expect, rf_msg *msg, const char *what)
+{
+    memset(s, 0, sizeof *s);
+    s->src = src;
+    s->off = off;
+    s->len = len;
+    s->expect = expect;
+    s->msg = msg;
+    snprintf(s->what, sizeof s->what, "%s", what);
+    if (!compressed) {
+        if (len != expect)
+            return rf_fail(msg, RAIIAF_ERECORD, "%s: %llu bytes stored for %llu", what,
+                           (unsigned long long)len, (unsigned long long)expect);
+        return RAIIAF_OK;
+    }
+    uint64_t cs;
+    int err = frame_content_size(src, off, len, &cs, msg, what);
+    if (err)
+        return err;
+    if (cs != expect)
+        return rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame says %llu bytes, the record says %llu",
+                       what, (unsigned long long)cs, (unsigned long long)expect);
+    s->dctx = ZSTD_createDCtx();
+    s->in = malloc(RF_READ_PIECE);
+    if (!s->dctx || !s->in) {
+        rf_stream_close(s);
+        return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);
+    }
+    /* The window is the memory a stream costs: the reference's and our
+     * writers use 2 MiB; refuse frames that would want more than 32 MiB. */
+    ZSTD_DCtx_setParameter(s->dctx, ZSTD_d_windowLogMax, RF_STREAM_WINDOW_LOG_MAX);
+    s->ib = (ZSTD_inBuffer){s->in, 0, 0};
+    return RAIIAF_OK;
+}
+
+/* The next piece of the stored bytes. */
+static int refill(rf_stream *s)
+{
+    size_t k = s->len - s->in_done < RF_READ_PIECE ? (size_t)(s->len - s->in_done) : RF_READ_PIECE;
+    int err = rf_source_read(s->src, s->off + s->in_done, s->in, k, s->msg, s->what);
+    if (err)
+        return err;
+    s->in_done += k;
+    s->ib = (ZSTD_inBuffer){s->in, k, 0};
+    return RAIIAF_OK;
+}
+
+int rf_stream_read(rf_stream *s, void *buf, size_t n)
+{
+    if (n > s->expect - s->produced)
+        return rf_fail(s->msg, RAIIAF_ETRUNCATED, "%s: ends after %llu bytes", s->what,
+                       (unsigned long long)s->expect);
+    if (!s->dctx) {
+        int err = rf_source_read(s->src, s->off + s->produced, buf, n, s->msg, s->what);
+        if (!err)
+            s->produced += n;
+        return err;
+    }
+    ZSTD_outBuffer ob = {buf, n, 0};
+    while (ob.pos < n) {
+        if (s->ib.pos == s->ib.size) {
+            if (s->in_done == s->len)
+                return rf_fail(s->msg, RAIIAF_EZSTD, "%s: zstd frame is truncated", s->what);
+            int err = refill(s);
+            if (err)
+                return err;
+        }
+        size_t r = ZSTD_decompressStream(s->dctx, &ob, &s->ib);
+        if (ZSTD_isError(r))
+            return rf_fail(s->msg, RAIIAF_EZSTD, "%s: zstd: %s", s->what, ZSTD_getErrorName(r));
+        if (r == 0 && ob.pos < n)
+            return rf_fail(s->msg, RAIIAF_EZSTD, "%s: zstd frame ends early", s->what);
+    }
+    s->produced += n;
+    if (s->produced == s->expect && (s->ib.pos < s->ib.size || s->in_done < s->len)) {
+        /* All the content is out: only the frame's end may remain. */
+        uint8_t extra;
+        ZSTD_outBuffer none = {&extra, 1, 0};
+        for (;;) {
+            if (s->ib.pos == s->ib.size) {
+                if (s->in_done == s->len)
+                    break;
+                int err = refill(s);
+                if (err)
+                    return err;
+            }
+            size_t r = ZSTD_decompressStream(s->dctx, &none, &s->ib);
+            if (ZSTD_isError(r) || none.pos)
+                return rf_fail(s->msg, RAIIAF_EZSTD, "%s: zstd frame holds more than %llu bytes",
+                               s->what, (unsigned long long)s->expect);
+            if (r == 0 && (s->ib.pos < s->ib.size || s->in_done < s->len))
+                return rf_fail(s->msg, RAIIAF_EZSTD, "%s: data after the end of the zstd frame",
+                               s->what);
+            if (r == 0)
+                break;
+        }
+    }
+    return RAIIAF_OK;
+}
+
+void rf_stream_close(rf_stream *s)
+{
+    ZSTD_freeDCtx(s->dctx);
+    free(s->in);
+    s->dctx = NULL;
+    s->in = NULL;
 }

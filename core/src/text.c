@@ -2,6 +2,7 @@
  * AUTOMATIC1111 "parameters" text that AI-image tools read from PNGs. */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,27 @@ static void add_history(json_object *meta, text_list *l)
     rf_buf_free(&b);
 }
 
+static void free_pairs(rf_text_pair *pairs, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(pairs[i].key);
+        free(pairs[i].value);
+    }
+    free(pairs);
+}
+
+/* By key, then by position (held in value while sorting): the first pair
+ * of a key comes first, as a search from the start would find it. */
+static int compare_keys(const void *a, const void *b)
+{
+    const rf_text_pair *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (c)
+        return c;
+    uintptr_t i = (uintptr_t)x->value, j = (uintptr_t)y->value;
+    return i < j ? -1 : i > j;
+}
+
 static int build_texts(raiiaf_ctx *ctx)
 {
     if (ctx->texts_built)
@@ -205,14 +227,23 @@ static int build_texts(raiiaf_ctx *ctx)
     add_environment(ctx, &l);
     add_history(ctx->meta, &l);
     if (l.oom) {
-        for (size_t i = 0; i < l.count; i++) {
-            free(l.pairs[i].key);
-            free(l.pairs[i].value);
-        }
-        free(l.pairs);
+        free_pairs(l.pairs, l.count);
         return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "out of memory");
     }
+    /* raiiaf_find_text() looks keys up in a sorted copy: the parameters
+     * text asks for every setting, and a file may hold 100,000 of them. */
+    rf_text_pair *sorted = malloc((l.count ? l.count : 1) * sizeof *sorted);
+    if (!sorted) {
+        free_pairs(l.pairs, l.count);
+        return rf_fail(&ctx->msg, RAIIAF_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < l.count; i++) /* value: the first pair's, below */
+        sorted[i] = (rf_text_pair){l.pairs[i].key, (char *)(uintptr_t)i};
+    qsort(sorted, l.count, sizeof *sorted, compare_keys);
+    for (size_t i = 0; i < l.count; i++)
+        sorted[i].value = l.pairs[(uintptr_t)sorted[i].value].value;
     ctx->texts = l.pairs;
+    ctx->texts_sorted = sorted;
     ctx->text_count = l.count;
     ctx->texts_built = true;
     return RAIIAF_OK;
@@ -251,9 +282,16 @@ const char *raiiaf_find_text(raiiaf_ctx *ctx, const char *key)
 {
     if (!key || rf_ctx_check(ctx) || build_texts(ctx))
         return NULL;
-    for (size_t i = 0; i < ctx->text_count; i++)
-        if (!strcmp(ctx->texts[i].key, key))
-            return ctx->texts[i].value;
+    size_t lo = 0, hi = ctx->text_count; /* the first sorted key >= key */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(ctx->texts_sorted[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ctx->text_count && !strcmp(ctx->texts_sorted[lo].key, key))
+        return ctx->texts_sorted[lo].value;
     return NULL;
 }
 

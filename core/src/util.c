@@ -42,6 +42,23 @@ void raiiaf_free(void *p)
     free(p);
 }
 
+_Static_assert(sizeof(rf_sha256_ctx) >= sizeof(struct sha256_ctx), "sha256 context storage");
+
+void rf_sha256_begin(rf_sha256_ctx *c)
+{
+    sha256_init((struct sha256_ctx *)c);
+}
+
+void rf_sha256_update(rf_sha256_ctx *c, const void *data, size_t size)
+{
+    sha256_update((struct sha256_ctx *)c, size, data);
+}
+
+void rf_sha256_end(rf_sha256_ctx *c, uint8_t out[32])
+{
+    sha256_digest((struct sha256_ctx *)c, SHA256_DIGEST_SIZE, out);
+}
+
 void rf_sha256(const void *data, size_t size, uint8_t out[32])
 {
     struct sha256_ctx c;
@@ -236,23 +253,26 @@ void rf_buf_free(rf_buf *b)
     b->size = b->cap = 0;
 }
 
+const raiiaf_limits rf_default_limits = {
+    .max_file_size = 4ULL << 30,
+    .max_chunk_count = 4096,
+    .max_json_size = 8ULL << 20,
+    .max_image_size = 1ULL << 30,
+    .max_image_width = 65535,
+    .max_image_height = 65535,
+    .max_image_pixels = 1ULL << 30,
+    .max_latent_size = 1ULL << 30,
+    .max_latent_dim = 65536,
+    .max_total_latent_size = 4ULL << 30,
+    .max_json_depth = 64,
+    .max_json_values = 500000,
+    .max_json_memory = 64ULL << 20,
+};
+
 void raiiaf_limits_default(raiiaf_limits *l)
 {
-    if (!l)
-        return;
-    l->max_file_size = 4ULL << 30;
-    l->max_chunk_count = 4096;
-    l->max_json_size = 8ULL << 20;
-    l->max_image_size = 1ULL << 30;
-    l->max_image_width = 65535;
-    l->max_image_height = 65535;
-    l->max_image_pixels = 1ULL << 30;
-    l->max_latent_size = 1ULL << 30;
-    l->max_latent_dim = 65536;
-    l->max_total_latent_size = 4ULL << 30;
-    l->max_json_depth = 64;
-    l->max_json_values = 500000;
-    l->max_json_memory = 64ULL << 20;
+    if (l)
+        *l = rf_default_limits;
 }
 
 size_t raiiaf_format_pixel_size(int format)

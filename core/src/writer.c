@@ -149,7 +149,7 @@ int raiiaf_writer_recompress_image(raiiaf_writer *w, int level)
     uint8_t *icc = NULL;
     size_t icc_size = 0;
     char *icc_name = NULL;
-    int err = rf_png_info(w->png, w->png_size, &limits, &info, &icc, &icc_size, &icc_name, &w->msg);
+    int err = rf_png_info(&(rf_png_in){.data = w->png, .size = w->png_size}, &limits, &info, &icc, &icc_size, &icc_name, &w->msg);
     if (err)
         return err;
     size_t size = (size_t)info.width * info.height * raiiaf_format_pixel_size(info.format);
@@ -157,7 +157,7 @@ int raiiaf_writer_recompress_image(raiiaf_writer *w, int level)
     if (!pixels)
         err = rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory for %zu bytes of pixels", size);
     if (!err)
-        err = rf_png_decode(w->png, w->png_size, &limits, info.format, pixels, size, &w->msg);
+        err = rf_png_decode(&(rf_png_in){.data = w->png, .size = w->png_size}, &limits, info.format, pixels, size, &w->msg);
     if (!err) {
         raiiaf_pixels px = {.width = info.width, .height = info.height, .format = info.format,
                             .data = pixels, .icc = icc, .icc_size = icc_size, .icc_name = icc_name,
@@ -217,16 +217,10 @@ static int check_latent_values(raiiaf_writer *w, const char *key, int dtype, con
     if (size != elements * esize)
         return rf_fail(&w->msg, RAIIAF_EINVAL, "latent \"%.64s\": %zu bytes for %llu elements",
                        key, size, (unsigned long long)elements);
-    for (uint64_t i = 0; i < elements; i++) {
-        bool finite;
-        if (dtype == RAIIAF_FLOAT16)
-            finite = (((const uint16_t *)data)[i] & 0x7c00) != 0x7c00;
-        else
-            finite = isfinite(((const float *)data)[i]);
-        if (!finite)
-            return rf_fail(&w->msg, RAIIAF_EVALUE, "latent \"%.64s\": element %llu is NaN or Inf",
-                           key, (unsigned long long)i);
-    }
+    uint64_t bad = rf_latent_first_nonfinite(dtype, data, elements);
+    if (bad < elements)
+        return rf_fail(&w->msg, RAIIAF_EVALUE, "latent \"%.64s\": element %llu is NaN or Inf",
+                       key, (unsigned long long)bad);
     return RAIIAF_OK;
 }
 
@@ -848,6 +842,39 @@ static void free_built(built *b)
     free(b->meta_chunk);
 }
 
+/* A file the writer makes must open in every reader with the default
+ * limits (rf_default_limits): the writer refuses before writing. */
+static int check_limit(raiiaf_writer *w, const char *what, uint64_t size, uint64_t max)
+{
+    if (size <= max)
+        return RAIIAF_OK;
+    return rf_fail(&w->msg, RAIIAF_ELIMIT,
+                   "%s would take %llu bytes; readers refuse more than %llu, so nothing was "
+                   "written", what, (unsigned long long)size, (unsigned long long)max);
+}
+
+static int check_reader_limits(raiiaf_writer *w)
+{
+    uint64_t total_latent = 0;
+    for (size_t i = 0; i < w->latent_count; i++)
+        total_latent += w->latents[i].rec.uncompressed_size;
+    int err = check_limit(w, "the image", w->png_size, rf_default_limits.max_image_size);
+    if (!err)
+        err = check_limit(w, "the environment", w->env_size, rf_default_limits.max_json_size);
+    if (!err)
+        err = check_limit(w, "the latents", total_latent, rf_default_limits.max_total_latent_size);
+    if (!err && w->latent_count + 2 > rf_default_limits.max_chunk_count)
+        err = rf_fail(&w->msg, RAIIAF_ELIMIT,
+                      "%zu latents make %zu chunks; readers refuse more than %u, so nothing was "
+                      "written", w->latent_count, w->latent_count + 2,
+                      rf_default_limits.max_chunk_count);
+    if (!err) {
+        raiiaf_image_info info;
+        err = rf_png_info(&(rf_png_in){.data = w->png, .size = w->png_size}, &rf_default_limits, &info, NULL, NULL, NULL, &w->msg);
+    }
+    return err;
+}
+
 static int build(raiiaf_writer *w, built *b)
 {
     memset(b, 0, sizeof *b);
@@ -863,6 +890,9 @@ static int build(raiiaf_writer *w, built *b)
         if (!w->env)
             return rf_fail(&w->msg, RAIIAF_ENOMEM, "out of memory");
     }
+    err = check_reader_limits(w);
+    if (err)
+        return err;
     err = zstd_chunk(RF_DATA, w->png, w->png_size, RF_ZSTD_LEVEL, &b->data_chunk, &b->data_size, &w->msg);
     if (!err)
         err = zstd_chunk(RF_ENVC, w->env, w->env_size, RF_ZSTD_LEVEL_JSON, &b->env_chunk, &b->env_size, &w->msg);
@@ -916,6 +946,9 @@ static int build(raiiaf_writer *w, built *b)
         const char *js = rf_json_pretty(root, &jlen);
         free(b->meta_chunk);
         b->meta_chunk = NULL;
+        err = check_limit(w, "the manifest", jlen, rf_default_limits.max_json_size);
+        if (err)
+            break;
         err = zstd_chunk(RF_META, js, jlen, RF_ZSTD_LEVEL_JSON, &b->meta_chunk, &b->meta_size, &w->msg);
         if (err)
             break;

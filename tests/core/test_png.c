@@ -4,7 +4,7 @@
  * converted to the others. The PNGs are made here with libpng itself; the
  * expected samples are computed independently of any decoder. */
 #include "raiiaf.h"
-#include "testlib.h"
+#include "craft.h"
 
 #include <png.h>
 #include <stdlib.h>
@@ -18,27 +18,6 @@ typedef struct spec {
     int color_type, depth, interlace;
     bool trns;
 } spec;
-
-typedef struct mem {
-    uint8_t *data;
-    size_t size, cap;
-} mem;
-
-static void write_cb(png_structp png, png_bytep data, size_t n)
-{
-    mem *m = png_get_io_ptr(png);
-    if (m->size + n > m->cap) {
-        m->cap = (m->size + n) * 2;
-        m->data = realloc(m->data, m->cap);
-    }
-    memcpy(m->data + m->size, data, n);
-    m->size += n;
-}
-
-static void flush_cb(png_structp png)
-{
-    (void)png;
-}
 
 /* The raw sample value of channel c at (x, y): fills the depth's range. */
 static unsigned sample(int depth, int x, int y, int c)
@@ -70,9 +49,9 @@ static unsigned trns_grey(int depth)
     return sample(depth, 1, 0, 0);
 }
 
-static mem make_png(const spec *s)
+static craft_png_out make_png(const spec *s)
 {
-    mem m = {0};
+    craft_png_out m = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png_create_info_struct(png);
     if (setjmp(png_jmpbuf(png))) {
@@ -82,7 +61,7 @@ static mem make_png(const spec *s)
         m.size = 0;
         return m;
     }
-    png_set_write_fn(png, &m, write_cb, flush_cb);
+    craft_png_to_memory(png, &m);
     png_set_IHDR(png, info, W, H, s->depth, s->color_type, s->interlace, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     int entries = 1 << s->depth;
@@ -167,7 +146,7 @@ static unsigned expect_rgba16(const spec *s, int x, int y, int c)
 
 static void check_spec(const spec *s)
 {
-    mem png = make_png(s);
+    craft_png_out png = make_png(s);
     CHECK(png.size > 0, "%s: libpng wrote it", s->name);
     raiiaf_writer *w = raiiaf_writer_new();
     CHECK(raiiaf_writer_set_image_png(w, png.data, png.size) == RAIIAF_OK, "%s: taken", s->name);

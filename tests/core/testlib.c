@@ -127,3 +127,36 @@ void tl_record_span(json_object *manifest, size_t index, uint64_t *offset, uint6
     *offset = (uint64_t)json_object_get_int64(json_object_object_get(r, "offset"));
     *size = (uint64_t)json_object_get_int64(json_object_object_get(r, "compressed_size"));
 }
+
+tl_bytes tl_replace_chunk(const tl_bytes *file, json_object *manifest, size_t index,
+                          const tl_bytes *chunk, uint64_t uncompressed_size, const char *hash_hex)
+{
+    json_object *chunks = json_object_object_get(json_object_object_get(manifest, "raiiaf_metadata"),
+                                                 "chunks");
+    size_t n = json_object_array_length(chunks);
+    tl_bytes tmp = {malloc(file->size + chunk->size + 33), 0};
+    memcpy(tmp.data, file->data, 33);
+    size_t off = 33;
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(chunks, i);
+        uint64_t o, size;
+        tl_record_span(manifest, i, &o, &size);
+        const uint8_t *bytes = file->data + o;
+        if (i == index) {
+            bytes = chunk->data;
+            size = chunk->size;
+            json_object_object_add(r, "compressed_size", json_object_new_int64((int64_t)size));
+            json_object_object_add(r, "uncompressed_size",
+                                   json_object_new_int64((int64_t)uncompressed_size));
+            json_object_object_add(r, "hash", json_object_new_string(hash_hex));
+        }
+        json_object_object_add(r, "offset", json_object_new_int64((int64_t)off));
+        memcpy(tmp.data + off, bytes, size);
+        off += size;
+    }
+    put32(tmp.data + 9, (uint32_t)off);
+    tmp.size = off;
+    tl_bytes out = tl_with_manifest(&tmp, manifest);
+    free(tmp.data);
+    return out;
+}

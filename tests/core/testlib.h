@@ -49,4 +49,10 @@ tl_bytes tl_with_manifest(const tl_bytes *file, json_object *manifest);
 /* Chunk record `index`'s offset and compressed size. */
 void tl_record_span(json_object *manifest, size_t index, uint64_t *offset, uint64_t *size);
 
+/* The file with chunk `index` replaced by `chunk` (its record's sizes and
+ * hash set), every chunk moved to keep them in record order, and the
+ * manifest (changed as the caller likes) written last. */
+tl_bytes tl_replace_chunk(const tl_bytes *file, json_object *manifest, size_t index,
+                          const tl_bytes *chunk, uint64_t uncompressed_size, const char *hash_hex);
+
 #endif

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import struct
+import zlib
 import subprocess
 import sys
 import tempfile
@@ -714,6 +715,84 @@ def group_crafted(tmp):
     check(rc == 0 and "not a PNG" in out, f"info (text) of a non-PNG image: {out!r}")
 
 
+# ---- limits: what readers refuse is not written; odd names in JSON -----------
+
+def adam7_png(width, height):
+    """An all-black 8-bit grey Adam7 PNG, made here with zlib."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff))
+    z = zlib.compressobj(9)
+    idat = bytearray()
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4),
+                           (1, 0, 2, 2), (0, 1, 1, 2)):
+        w, h = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if w > 0 and h > 0:
+            row = bytes(1 + w)
+            for _ in range(h):
+                idat += z.compress(row)
+    idat += z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 1)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", bytes(idat)) +
+            chunk(b"IEND", b""))
+
+
+def group_limits(tmp):
+    path = next(iter(fixtures()))[0]
+    src = os.path.join(tmp, "src")
+    expect_rc(0, "extract", path, "-o", src)
+    with open(os.path.join(src, "manifest.json")) as f:
+        manifest = json.load(f)
+    # Under the reader's 8 MiB as given, over it once the writer adds
+    # records and indents: refused before anything is written.
+    manifest["raiiaf_metadata"]["model_info"]["prompt"] = "a" * (6 * 1024 * 1024)
+    manifest["raiiaf_metadata"]["numbers"] = [0] * 300000
+    big = os.path.join(tmp, "big.json")
+    with open(big, "w") as f:
+        json.dump(manifest, f, separators=(",", ":"))
+    check(os.path.getsize(big) < 8 * 1024 * 1024, "the manifest given is under the limit")
+    out = os.path.join(tmp, "big.raiiaf")
+    rc, _, err = run("pack", "-o", out, "--image", os.path.join(src, "image.png"), "--metadata", big)
+    check(rc == 1 and "readers refuse" in err and "manifest" in err,
+          f"pack of an over-limit manifest: exit {rc} {err!r}")
+    check(not os.path.exists(out), "an over-limit file was written")
+    leftovers = [n for n in os.listdir(tmp) if n.startswith(".big")]
+    check(not leftovers, f"temporary files left: {leftovers}")
+
+    # The thumbnailer decodes an interlaced image whole: within a budget.
+    thumbnailer = os.path.join(os.path.dirname(TOOL), "thumbnailer", "raiiaf-thumbnailer")
+    if os.path.exists(thumbnailer):
+        for side, ok in ((600, True), (5000, False)):
+            crafted = os.path.join(tmp, f"adam7-{side}.raiiaf")
+            with open(crafted, "wb") as f:
+                f.write(craft(adam7_png(side, side), []))
+            expect_rc(0, "verify", crafted)
+            thumb = os.path.join(tmp, f"adam7-{side}.png")
+            p = subprocess.run([thumbnailer, "-s", "128", crafted, thumb], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=120)
+            err = p.stderr.decode("utf-8", "replace")
+            if ok:
+                check(p.returncode == 0 and os.path.exists(thumb), f"thumbnail of a {side}px Adam7: {err!r}")
+            else:
+                check(p.returncode == 1 and "interlaced" in err and not os.path.exists(thumb),
+                      f"a {side}px Adam7 over the thumbnailer's budget: exit {p.returncode} {err!r}")
+
+    # A path that is not UTF-8 comes out of info --json as valid JSON.
+    odd = os.path.join(os.fsencode(tmp), b"caf\xe9-\xff.raiiaf")
+    with open(path, "rb") as f, open(odd, "wb") as g:
+        g.write(f.read())
+    for args in ([], ["--pretty"]):
+        p = subprocess.run([TOOL, "info", "--json", *args, os.fsdecode(odd)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        try:
+            doc = json.loads(p.stdout.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            fail(f"info --json {args} of a non-UTF-8 path: {e}: {p.stdout[:200]!r}")
+            continue
+        check(p.returncode == 0 and doc["file"].endswith("caf\\xe9-\\xff.raiiaf"),
+              f"info --json {args}: file {doc.get('file')!r}")
+
+
 GROUPS = {
     "fixtures": group_fixtures,
     "roundtrip": group_roundtrip,
@@ -722,6 +801,7 @@ GROUPS = {
     "hostile-keys": group_hostile_keys,
     "hostile-npy": group_hostile_npy,
     "crafted": group_crafted,
+    "limits": group_limits,
 }
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@
  * limit: decoding them would take seconds, and an interlaced one, which
  * cannot be read row by row, gigabytes. */
 #define MAX_SOURCE_PIXELS (UINT64_C(1) << 28)
+/* An interlaced image is decoded whole: refused when its pixels would take
+ * more than this (about 4096 x 4096 RGBA), where a non-interlaced image of
+ * any allowed size costs a few rows. */
+#define MAX_INTERLACED_BYTES (UINT64_C(64) << 20)
 
 static const char *program_name = "raiiaf-thumbnailer";
 
@@ -450,6 +454,13 @@ int main(int argc, char **argv)
     } else if (err == RAIIAF_EUNSUPPORTED) {
         size_t decoded_size;
         err = raiiaf_decoded_image_size(ctx, format, &decoded_size);
+        if (err == RAIIAF_OK && decoded_size > MAX_INTERLACED_BYTES) {
+            fprintf(stderr, "%s: %s: an interlaced %ux%u image takes %zu bytes to decode; "
+                    "the thumbnailer's budget is %llu\n", program_name, input,
+                    (unsigned)info.width, (unsigned)info.height, decoded_size,
+                    (unsigned long long)MAX_INTERLACED_BYTES);
+            goto out;
+        }
         if (err == RAIIAF_OK && !(decoded = malloc(decoded_size)))
             err = RAIIAF_ENOMEM;
         if (err == RAIIAF_OK)
