@@ -55,12 +55,12 @@ measure() { # NAME FILE
 }
 
 measure "good (fixture)" "$good"
-for n in 100000 300000; do
+for n in 100000 200000; do
     "$craft" settings "$good" "$work/settings-$n.raiiaf" "$n"
     measure "settings $n" "$work/settings-$n.raiiaf"
 done
-"$craft" bomb "$good" "$work/bomb.raiiaf" 1073741824
-measure "bomb 1 GiB" "$work/bomb.raiiaf"
+"$craft" bomb "$good" "$work/bomb.raiiaf" 1072693248
+measure "bomb 1023 MiB" "$work/bomb.raiiaf"
 for side in 8192 16384; do
     "$craft" interlaced "$good" "$work/adam7-$side.raiiaf" "$side" "$side"
     measure "interlaced ${side}x$side" "$work/adam7-$side.raiiaf"
