@@ -126,35 +126,13 @@ void rf_png_set_palette(png_structp png, png_infop pi, const raiiaf_pixels *px)
 
 /* ---- the whole PNG checked, as a writer takes it ------------------------ */
 
-typedef struct png_check {
-    png_bytep row; /* freed by the caller: libpng errors longjmp past us */
-} png_check;
-
-static int read_through(png_structp png, png_infop pi, void *user)
-{
-    png_check *chk = user;
-    int passes = png_set_interlace_handling(png);
-    png_read_update_info(png, pi);
-    size_t rowbytes = png_get_rowbytes(png, pi);
-    png_uint_32 height = png_get_image_height(png, pi);
-    chk->row = malloc(rowbytes ? rowbytes : 1);
-    if (!chk->row)
-        return RAIIAF_ENOMEM;
-    for (int pass = 0; pass < passes; pass++)
-        for (png_uint_32 y = 0; y < height; y++)
-            png_read_row(png, chk->row, NULL);
-    png_read_end(png, NULL);
-    return RAIIAF_OK;
-}
-
 int rf_png_check(const uint8_t *data, size_t size, rf_msg *msg)
 {
-    raiiaf_limits limits;
-    raiiaf_limits_default(&limits);
-    png_check chk = {NULL};
-    int err = rf_png_read_header(data, size, &limits, read_through, &chk, msg);
-    free(chk.row);
-    if (err == RAIIAF_ENOMEM)
-        return rf_fail(msg, err, "embedded PNG: out of memory");
+    /* The check of raiiaf_verify(): every row decoded, one kept. */
+    rf_png_in in = {.data = data, .size = size};
+    raiiaf_image_info info;
+    int err = rf_png_info(&in, &rf_default_limits, &info, NULL, NULL, NULL, msg);
+    if (!err)
+        err = rf_png_decode(&in, &rf_default_limits, info.format, NULL, 0, msg);
     return err;
 }

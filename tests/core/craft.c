@@ -119,17 +119,6 @@ tl_bytes craft_png_of(const tl_bytes *good)
     return png;
 }
 
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xffffffffu;
-}
-
 tl_bytes craft_broken_pixels(const tl_bytes *good)
 {
     tl_bytes png = craft_png_of(good);
@@ -140,7 +129,7 @@ tl_bytes craft_broken_pixels(const tl_bytes *good)
             /* Past the zlib header: deflate codes that cannot be. */
             size_t from = len / 3, n = len / 3 < 64 ? len / 3 : 64;
             memset(c + 8 + from, 0xff, n);
-            uint32_t crc = crc32_of(c + 4, 4 + len);
+            uint32_t crc = tl_crc32(c + 4, 4 + len);
             uint8_t *q = c + 8 + len;
             q[0] = (uint8_t)(crc >> 24), q[1] = (uint8_t)(crc >> 16);
             q[2] = (uint8_t)(crc >> 8), q[3] = (uint8_t)crc;

@@ -23,17 +23,6 @@
 
 /* A 1x1 8-bit grey PNG, written by hand: IHDR, one stored-deflate IDAT,
  * IEND, each with its CRC. */
-static uint32_t crc32_of(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    }
-    return c ^ 0xffffffffu;
-}
-
 static void be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
@@ -46,7 +35,7 @@ static size_t png_chunk(uint8_t *out, const char *type, const uint8_t *data, uin
     memcpy(out + 4, type, 4);
     if (n)
         memcpy(out + 8, data, n);
-    be32(out + 8 + n, crc32_of(out + 4, 4 + n));
+    be32(out + 8 + n, tl_crc32(out + 4, 4 + n));
     return 12 + n;
 }
 

@@ -160,3 +160,14 @@ tl_bytes tl_replace_chunk(const tl_bytes *file, json_object *manifest, size_t in
     free(tmp.data);
     return out;
 }
+
+uint32_t tl_crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}

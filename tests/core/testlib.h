@@ -55,4 +55,7 @@ void tl_record_span(json_object *manifest, size_t index, uint64_t *offset, uint6
 tl_bytes tl_replace_chunk(const tl_bytes *file, json_object *manifest, size_t index,
                           const tl_bytes *chunk, uint64_t uncompressed_size, const char *hash_hex);
 
+/* The CRC-32 of PNG chunks and zlib (ISO 3309). */
+uint32_t tl_crc32(const uint8_t *p, size_t n);
+
 #endif

@@ -1,6 +1,7 @@
 /* libFuzzer target: everything a host does with an untrusted file. With
  * -Dfuzzing=false it builds as a replayer (fuzz_main.c) over files given on
  * the command line, so the corpus runs as an ordinary test. */
+#include "fuzz_limits.h"
 #include "raiiaf.h"
 
 #include <stdlib.h>
@@ -10,14 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* Tight limits: the fuzzer looks for bugs, not for big allocations. */
     raiiaf_limits limits;
-    raiiaf_limits_default(&limits);
-    limits.max_image_pixels = 1u << 22;
-    limits.max_image_size = 64u << 20;
-    limits.max_latent_size = 16u << 20;
-    limits.max_total_latent_size = 32u << 20;
-    limits.max_json_size = 1u << 20;
+    fuzz_limits(&limits);
 
     raiiaf_ctx *ctx = raiiaf_ctx_new();
     if (!ctx)

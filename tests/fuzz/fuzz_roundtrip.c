@@ -4,6 +4,7 @@
  * verify, with the same latents, keys and stored bytes, and the same
  * metadata text. A refusal must say why. Replays its corpus as a test
  * without libFuzzer. */
+#include "fuzz_limits.h"
 #include "raiiaf.h"
 
 #include <stdlib.h>
@@ -14,12 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static raiiaf_ctx *open_small(const void *data, size_t size)
 {
     raiiaf_limits limits;
-    raiiaf_limits_default(&limits);
-    limits.max_image_pixels = 1u << 22;
-    limits.max_image_size = 64u << 20;
-    limits.max_latent_size = 16u << 20;
-    limits.max_total_latent_size = 32u << 20;
-    limits.max_json_size = 1u << 20;
+    fuzz_limits(&limits);
     raiiaf_ctx *ctx = raiiaf_ctx_new();
     if (!ctx)
         return NULL;
