@@ -25,7 +25,8 @@ def open_time(path):
 
 lines = ['%-28s %10s %10s %10s %7s' % ('file', 'size', 'png ms', 'raiiaf ms', 'ratio')]
 worst = 0.0
-for name in sorted(f[:-7] for f in os.listdir(folder) if f.endswith('.raiiaf')):
+only = os.environ.get('RAIIAF_BENCH_ONLY', '')
+for name in sorted(f[:-7] for f in os.listdir(folder) if f.endswith('.raiiaf') and only in f):
     raiiaf = os.path.join(folder, name + '.raiiaf')
     png = os.path.join(folder, name + '.png')
     open_time(raiiaf)   # warm the page cache and the plug-in binaries

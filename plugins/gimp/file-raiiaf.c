@@ -419,7 +419,6 @@ typedef struct
   raiiaf_ctx        *ctx;
   raiiaf_image_info  info;
   const FormatMap   *map;
-  guchar            *pixels;
   GimpColorProfile  *profile;
   GPtrArray         *parasites;  /* GimpParasite*, attached in this order */
   gchar             *comment;    /* gimp-comment text, or NULL */
@@ -433,7 +432,6 @@ loaded_file_clear (LoadedFile *lf)
   if (lf->parasites)
     g_ptr_array_free (lf->parasites, TRUE);
   g_clear_object (&lf->profile);
-  g_free (lf->pixels);
   g_free (lf->comment);
   raiiaf_free (lf->png_meta);
   if (lf->origin)
@@ -445,13 +443,16 @@ loaded_file_clear (LoadedFile *lf)
 /* A digest of pixels and the profile they are in: the same digest at open
  * and at export means the picture was not changed. It tells an edit from
  * none (not an adversary's collision), and costs a fraction of the
- * decoding. */
-static guint64
-pixel_digest (const guchar *data, gsize size, GimpColorProfile *profile)
-{
-  guint64 h = 0x6A09E667F3BCC908ULL ^ size;
-  gsize   i;
+ * decoding. Pixels go in by strips of DIGEST_STRIP_ROWS rows, as they are
+ * decoded at open. */
+#define DIGEST_STRIP_ROWS 64
 
+static guint64
+digest_add (guint64 h, const guchar *data, gsize size)
+{
+  gsize i;
+
+  h ^= size;
   for (i = 0; i + 8 <= size; i += 8)
     {
       guint64 v;
@@ -462,16 +463,35 @@ pixel_digest (const guchar *data, gsize size, GimpColorProfile *profile)
     }
   for (; i < size; i++)
     h = (h ^ data[i]) * 0x100000001B3ULL;
+  return h;
+}
 
+static gchar *
+digest_finish (guint64 h, GimpColorProfile *profile)
+{
   if (profile)
     {
       gsize         icc_size;
       const guint8 *icc = gimp_color_profile_get_icc_profile (profile, &icc_size);
 
-      for (i = 0; i < icc_size; i++)
-        h = (h ^ icc[i]) * 0x100000001B3ULL;
+      h = digest_add (h, icc, icc_size);
     }
-  return h;
+  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x", h);
+}
+
+#define DIGEST_SEED 0x6A09E667F3BCC908ULL
+
+/* The digest of a whole picture (rows packed), strip by strip. */
+static gchar *
+pixel_digest (const guchar *pixels, guint32 width, guint32 height, gsize pixel_size,
+              GimpColorProfile *profile)
+{
+  gsize   row = (gsize) width * pixel_size;
+  guint64 h = DIGEST_SEED;
+
+  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
+    h = digest_add (h, pixels + y * row, MIN (DIGEST_STRIP_ROWS, height - y) * row);
+  return digest_finish (h, profile);
 }
 
 static gchar *
@@ -514,11 +534,8 @@ origin_set_png_metadata (GKeyFile *kf, const raiiaf_png_metadata *m)
 }
 
 static gboolean
-read_pixels (LoadedFile *lf, GFile *file, GError **error)
+check_pixels (LoadedFile *lf, GFile *file, GError **error)
 {
-  size_t size;
-  int    err;
-
   if (lf->info.width > GIMP_MAX_IMAGE_SIZE ||
       lf->info.height > GIMP_MAX_IMAGE_SIZE)
     {
@@ -538,16 +555,45 @@ read_pixels (LoadedFile *lf, GFile *file, GError **error)
                    gimp_file_get_utf8_name (file), lf->info.format);
       return FALSE;
     }
+  return TRUE;
+}
 
-  err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size);
+/* Decodes the pixels into the layer's buffer strip by strip, as GIMP's
+ * PNG loader does: GIMP takes each strip while the next is decoded, and
+ * only a strip is held here. An interlaced PNG is decoded whole first.
+ * *digest receives the pixels' digest. */
+static gboolean
+decode_into (LoadedFile  *lf,
+             GeglBuffer  *buffer,
+             const Babl  *format,
+             gchar      **digest,
+             GFile       *file,
+             GError     **error)
+{
+  gsize    pixel_size = raiiaf_format_pixel_size (lf->info.format);
+  gsize    row = (gsize) lf->info.width * pixel_size;
+  guint32  height = lf->info.height;
+  gboolean whole = FALSE;
+  guchar  *pixels = NULL;
+  guint64  h = DIGEST_SEED;
+  size_t   size = 0;
+  int      err;
+
+  err = raiiaf_decode_rows_begin (lf->ctx, lf->info.format);
+  if (err == RAIIAF_EUNSUPPORTED)
+    {
+      whole = TRUE;
+      err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size);
+    }
+  else
+    size = row * MIN (DIGEST_STRIP_ROWS, height);
   if (err)
     {
       set_ctx_error (error, file, lf->ctx, err);
       return FALSE;
     }
-
-  lf->pixels = g_try_malloc (size);
-  if (! lf->pixels)
+  pixels = g_try_malloc (size ? size : 1);
+  if (! pixels)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
                    "Could not open '%s': not enough memory for %" G_GSIZE_FORMAT
@@ -555,14 +601,31 @@ read_pixels (LoadedFile *lf, GFile *file, GError **error)
                    gimp_file_get_utf8_name (file), (gsize) size);
       return FALSE;
     }
+  if (whole && (err = raiiaf_decode_image (lf->ctx, lf->info.format, pixels, size)))
+    goto fail;
 
-  err = raiiaf_decode_image (lf->ctx, lf->info.format, lf->pixels, size);
-  if (err)
+  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
     {
-      set_ctx_error (error, file, lf->ctx, err);
-      return FALSE;
+      guint32  rows  = MIN (DIGEST_STRIP_ROWS, height - y);
+      guchar  *strip = whole ? pixels + y * row : pixels;
+
+      for (guint32 r = 0; ! whole && r < rows; r++)
+        if ((err = raiiaf_decode_row (lf->ctx, strip + r * row, row)))
+          goto fail;
+      h = digest_add (h, strip, rows * row);
+      gegl_buffer_set (buffer, GEGL_RECTANGLE (0, (gint) y, (gint) lf->info.width, (gint) rows),
+                       0, format, strip, GEGL_AUTO_ROWSTRIDE);
+      if (y % (DIGEST_STRIP_ROWS * 16) == 0)
+        gimp_progress_update ((gdouble) y / height);
     }
+  g_free (pixels);
+  *digest = digest_finish (h, lf->profile);
   return TRUE;
+
+fail:
+  g_free (pixels);
+  set_ctx_error (error, file, lf->ctx, err);
+  return FALSE;
 }
 
 /* A profile GIMP cannot use costs the profile, not the image: the pixels
@@ -622,10 +685,6 @@ add_parasite (LoadedFile  *lf,
                    gimp_file_get_utf8_name (file), name, (gsize) size);
       return FALSE;
     }
-  if ((guint64) size > XCF_MAX_PARASITE_SIZE)
-    g_message ("'%s': '%s' takes %" G_GSIZE_FORMAT " bytes; GIMP will not "
-               "be able to reopen it from an XCF file. Export to .raiiaf to "
-               "keep it.", gimp_file_get_utf8_name (file), name, (gsize) size);
 
   g_ptr_array_add (lf->parasites,
                    gimp_parasite_new (name, GIMP_PARASITE_PERSISTENT,
@@ -703,16 +762,13 @@ read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
 {
   guint8   sha[32];
   gchar   *hex;
-  gchar   *digest;
   gchar   *abs_path;
   size_t   count = 0;
-  size_t   size;
   GPtrArray *keys;
   int      err;
 
   if ((err = raiiaf_get_image_sha256 (lf->ctx, sha)) ||
       (err = raiiaf_get_latent_count (lf->ctx, &count)) ||
-      (err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size)) ||
       (err = raiiaf_get_png_metadata (lf->ctx, &lf->png_meta)))
     {
       set_ctx_error (error, file, lf->ctx, err);
@@ -727,10 +783,6 @@ read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
   g_key_file_set_string (lf->origin, "origin", "image-sha256", hex);
   g_free (hex);
   g_key_file_set_integer (lf->origin, "origin", "format", lf->info.format);
-  digest = g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
-                            pixel_digest (lf->pixels, size, lf->profile));
-  g_key_file_set_string (lf->origin, "origin", "pixels", digest);
-  g_free (digest);
   g_key_file_set_uint64 (lf->origin, "origin", "ppm-x", lf->info.ppm_x);
   g_key_file_set_uint64 (lf->origin, "origin", "ppm-y", lf->info.ppm_y);
 
@@ -751,17 +803,10 @@ read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
 }
 
 static gboolean
-open_file (LoadedFile *lf,
-           GFile      *file,
-           gboolean    with_attachments,
-           GError    **error)
+open_context (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
 {
-  const gchar   *path;
-  raiiaf_limits  limits;
-  int            err;
-
-  if (! require_local_path (file, &path, error))
-    return FALSE;
+  raiiaf_limits limits;
+  int           err;
 
   lf->ctx = raiiaf_ctx_new ();
   if (! lf->ctx)
@@ -777,32 +822,72 @@ open_file (LoadedFile *lf,
   err = raiiaf_ctx_set_limits (lf->ctx, &limits);
   if (! err)
     err = raiiaf_open_file (lf->ctx, path);
-  if (! err)
-    err = raiiaf_get_image_info (lf->ctx, &lf->info);
   if (err)
     {
       set_ctx_error (error, file, lf->ctx, err);
       return FALSE;
     }
-
-  if (! read_pixels (lf, file, error))
-    return FALSE;
-  if (with_attachments && ! read_attachments (lf, file, error))
-    return FALSE;
-  read_profile (lf, file);
-  if (with_attachments && ! read_origin (lf, file, path, error))
-    return FALSE;
   return TRUE;
 }
 
+/* The picture's side of a file: size, format, profile. */
+static gboolean
+open_file (LoadedFile *lf,
+           GFile      *file,
+           GError    **error)
+{
+  const gchar *path;
+  int          err;
+
+  if (! require_local_path (file, &path, error) ||
+      ! open_context (lf, file, path, error))
+    return FALSE;
+
+  if ((err = raiiaf_get_image_info (lf->ctx, &lf->info)))
+    {
+      set_ctx_error (error, file, lf->ctx, err);
+      return FALSE;
+    }
+  if (! check_pixels (lf, file, error))
+    return FALSE;
+  read_profile (lf, file);
+  return TRUE;
+}
+
+/* What rides along (manifest, environment, latents, the PNG's metadata,
+ * the origin record), read and checked on a context of its own in a
+ * thread, beside the decoding of the pixels. */
+typedef struct
+{
+  LoadedFile  lf;
+  GFile      *file;
+  GError     *error;
+  gboolean    ok;
+} Attachments;
+
+static gpointer
+read_attachments_thread (gpointer data)
+{
+  Attachments *job = data;
+  const gchar *path = g_file_peek_path (job->file);
+
+  job->ok = open_context (&job->lf, job->file, path, &job->error) &&
+            read_attachments (&job->lf, job->file, &job->error) &&
+            read_origin (&job->lf, job->file, path, &job->error);
+  return NULL;
+}
+
+/* The image, its layer and pixels; NULL (and no image left behind) when
+ * the pixels cannot be decoded. */
 static GimpImage *
-create_image (LoadedFile *lf)
+create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
 {
   GimpImage  *image;
   GimpLayer  *layer;
   GeglBuffer *buffer;
   const Babl *space = NULL;
   const Babl *format;
+  gboolean    ok;
 
   image = gimp_image_new_with_precision (lf->info.width, lf->info.height,
                                          lf->map->base_type,
@@ -810,6 +895,7 @@ create_image (LoadedFile *lf)
   if (lf->profile)
     gimp_image_set_color_profile (image, lf->profile);
 
+  /* GIMP names the layer of an opened single-layer image after the file. */
   layer = gimp_layer_new (image, "Background",
                           lf->info.width, lf->info.height,
                           lf->map->layer_type, 100,
@@ -825,11 +911,13 @@ create_image (LoadedFile *lf)
   format = babl_format_with_space (lf->map->babl_name, space);
 
   buffer = gimp_drawable_get_buffer (GIMP_DRAWABLE (layer));
-  gegl_buffer_set (buffer,
-                   GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
-                   0, format, lf->pixels, GEGL_AUTO_ROWSTRIDE);
+  ok = decode_into (lf, buffer, format, digest, file, error);
   g_object_unref (buffer);
-
+  if (! ok)
+    {
+      gimp_image_delete (image);
+      return NULL;
+    }
   return image;
 }
 
@@ -901,8 +989,11 @@ raiiaf_load (GimpProcedure         *procedure,
              gpointer               run_data)
 {
   GimpValueArray *return_vals;
-  GimpImage      *image;
+  GimpImage      *image = NULL;
   LoadedFile      lf = { 0 };
+  Attachments     job = { 0 };
+  GThread        *thread;
+  gchar          *digest = NULL;
   GError         *error = NULL;
 
   (void) run_mode;
@@ -912,18 +1003,54 @@ raiiaf_load (GimpProcedure         *procedure,
   gegl_init (NULL, NULL);
   gimp_progress_init_printf ("Opening '%s'", gimp_file_get_utf8_name (file));
 
-  if (! open_file (&lf, file, TRUE, &error))
+  /* The attachments are read beside the pixels; a failure of either
+   * leaves no image. */
+  job.file = file;
+  if (open_file (&lf, file, &error))
     {
+      job.lf.info = lf.info;
+      thread = g_thread_new ("raiiaf-attachments", read_attachments_thread, &job);
+      image = create_image (&lf, file, &digest, &error);
+      g_thread_join (thread);
+      if (! job.ok)
+        {
+          if (image)
+            gimp_image_delete (image);
+          image = NULL;
+          g_clear_error (&error);
+          error = g_steal_pointer (&job.error);
+        }
+    }
+  if (! image)
+    {
+      loaded_file_clear (&job.lf);
       loaded_file_clear (&lf);
+      g_free (digest);
       return gimp_procedure_new_return_values (procedure,
                                                GIMP_PDB_EXECUTION_ERROR,
                                                error);
     }
-
-  image = create_image (&lf);
+  lf.parasites = g_steal_pointer (&job.lf.parasites);
+  lf.comment   = g_steal_pointer (&job.lf.comment);
+  lf.png_meta  = g_steal_pointer (&job.lf.png_meta);
+  lf.origin    = g_steal_pointer (&job.lf.origin);
+  loaded_file_clear (&job.lf);
+  g_key_file_set_string (lf.origin, "origin", "pixels", digest);
+  g_free (digest);
 
   for (guint i = 0; i < lf.parasites->len; i++)
-    gimp_image_attach_parasite (image, g_ptr_array_index (lf.parasites, i));
+    {
+      GimpParasite *parasite = g_ptr_array_index (lf.parasites, i);
+      guint32       size;
+
+      gimp_parasite_get_data (parasite, &size);
+      if ((guint64) size > XCF_MAX_PARASITE_SIZE)
+        g_message ("'%s': '%s' takes %u bytes; GIMP will not be able to "
+                   "reopen it from an XCF file. Export to .raiiaf to keep it.",
+                   gimp_file_get_utf8_name (file), gimp_parasite_get_name (parasite),
+                   size);
+      gimp_image_attach_parasite (image, parasite);
+    }
 
   if (lf.origin)
     {
@@ -975,6 +1102,7 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
 {
   GimpValueArray *return_vals;
   GimpImage      *image;
+  gchar          *digest = NULL;
   LoadedFile      lf = { 0 };
   GError         *error = NULL;
 
@@ -985,7 +1113,7 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
   gegl_init (NULL, NULL);
 
   /* The image only: latents can be far larger than the picture. */
-  if (! open_file (&lf, file, FALSE, &error))
+  if (! open_file (&lf, file, &error))
     {
       loaded_file_clear (&lf);
       return gimp_procedure_new_return_values (procedure,
@@ -993,7 +1121,15 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
                                                error);
     }
 
-  image = create_image (&lf);
+  image = create_image (&lf, file, &digest, &error);
+  g_free (digest);
+  if (! image)
+    {
+      loaded_file_clear (&lf);
+      return gimp_procedure_new_return_values (procedure,
+                                               GIMP_PDB_EXECUTION_ERROR,
+                                               error);
+    }
 
   return_vals = gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);
   GIMP_VALUES_SET_IMAGE (return_vals, 1, image);
@@ -1392,8 +1528,8 @@ set_image (raiiaf_writer       *w,
       g_key_file_get_integer (origin, "origin", "format", NULL) == px.format)
     {
       gchar *want = g_key_file_get_string (origin, "origin", "pixels", NULL);
-      gchar *have = g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
-                                     pixel_digest (pixels, size, profile));
+      gchar *have = pixel_digest (pixels, px.width, px.height,
+                                  raiiaf_format_pixel_size (px.format), profile);
 
       *unchanged = want && ! strcmp (want, have);
       g_free (want);
