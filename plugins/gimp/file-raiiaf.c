@@ -895,7 +895,7 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
   if (lf->profile)
     gimp_image_set_color_profile (image, lf->profile);
 
-  /* GIMP names the layer of an opened single-layer image after the file. */
+  /* As GIMP's PNG loader: GIMP renames it after the file on File > Open. */
   layer = gimp_layer_new (image, "Background",
                           lf->info.width, lf->info.height,
                           lf->map->layer_type, 100,
