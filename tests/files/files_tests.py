@@ -317,8 +317,8 @@ def test_kill():
     work = fresh("kill")
     # A large picture makes the thumbnailer's PNG write take a while.
     src = os.path.join(work, "big.raiiaf")
-    rc, _, err = magick("-size", "6000x6000", "gradient:red-blue", src, timeout=300)
-    if not check(rc == 0, "made a 6000x6000 source", text(err)):
+    rc, _, err = magick("-size", "3000x3000", "gradient:red-blue", src, timeout=300)
+    if not check(rc == 0, "made a 3000x3000 source", text(err)):
         return 1
     out_dir = os.path.join(work, "thumbs")
     os.makedirs(out_dir)
@@ -328,7 +328,7 @@ def test_kill():
         with open(target, "wb") as f:
             f.write(b"old thumbnail")
 
-    cmd = [THUMB, "-s", "6000", src, target]
+    cmd = [THUMB, "-s", "3000", src, target]
     killed, held = kill_while_writing(cmd, out_dir, reset)
     check(killed, "the thumbnailer was killed while writing", str(held))
     check(read(target) == b"old thumbnail", "the old file is whole after SIGKILL")
@@ -340,7 +340,7 @@ def test_kill():
     os.makedirs(mdir)
     mtarget = os.path.join(mdir, "old.raiiaf")
     killed, held = kill_while_writing(
-        ["magick", "-size", "4000x4000", "xc:", "+noise", "random", "-define",
+        ["magick", "-size", "2500x2500", "xc:", "+noise", "random", "-define",
          "raiiaf:compression-level=0", mtarget], mdir, lambda: shutil.copy(fixture(), mtarget))
     check(read(mtarget) == read(fixture()) and os.listdir(mdir) == ["old.raiiaf"],
           "magick killed " + ("while writing" if killed else "(not caught mid-write)") +
