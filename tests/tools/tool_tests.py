@@ -20,6 +20,9 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from corruptions import corruptions  # noqa: E402
+
 TOOL, FIXTURES, GROUP = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
 
@@ -331,35 +334,6 @@ def group_usage(tmp):
 
 
 # ---- corrupt: exit 1 naming the file, nothing written ----------------------
-
-def corruptions(path, expected):
-    """(label, bytes) for each damaged copy of a fixture."""
-    data = open(path, "rb").read()
-    hdr = expected["header"]
-    chunks = [(c["type"] + str(c["index"]), c["offset"], c["compressed_size"])
-              for c in expected["chunks"]]
-    chunks.append(("META", hdr["chunk_table_offset"], hdr["chunk_table_size"]))
-    out = [("empty", b""), ("header-only", data[:20])]
-    out.append(("bad-magic", b"RAIIAF" + data[6:]))
-    for label, off, size in chunks:
-        out.append((f"truncated-in-{label}", data[: off + size // 2]))
-        for where, pos in (("start", off), ("middle", off + size // 2), ("end", off + size - 1)):
-            b = bytearray(data)
-            b[pos] ^= 0x55
-            out.append((f"flip-{label}-{where}", bytes(b)))
-    out.append(("truncated-last-byte", data[:-1]))
-    out.append(("one-byte-more", data + b"\0"))
-    b = bytearray(data)
-    struct.pack_into("<Q", b, 21, len(data) + 4096)
-    out.append(("header-file-size", bytes(b)))
-    b = bytearray(data)
-    struct.pack_into("<I", b, 17, hdr["chunk_count"] + 1)
-    out.append(("header-chunk-count", bytes(b)))
-    b = bytearray(data)
-    struct.pack_into("<I", b, 9, 0xFFFFFF00)
-    out.append(("header-table-offset", bytes(b)))
-    return out
-
 
 def group_corrupt(tmp):
     missing = os.path.join(tmp, "no-such-file.raiiaf")
