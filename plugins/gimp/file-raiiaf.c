@@ -1182,7 +1182,8 @@ export_error (GError              **error,
   return FALSE;
 }
 
-/* Hands one JSON parasite, when the image has it, to a writer call. */
+/* Hands one parasite (JSON or a stored latent), when the image has it,
+ * to a writer call. */
 static gboolean
 add_json_parasite (raiiaf_writer  *w,
                    GimpImage      *image,
@@ -1231,6 +1232,13 @@ origin_get (GimpImage *image)
   return kf;
 }
 
+/* The writer's add_latent_stored, in the shape of its JSON setters. */
+static int
+add_latent_blob (raiiaf_writer *w, const char *blob, size_t size)
+{
+  return raiiaf_writer_add_latent_stored (w, blob, size);
+}
+
 static gboolean
 add_latent_parasite (raiiaf_writer *w,
                      GimpImage     *image,
@@ -1238,25 +1246,7 @@ add_latent_parasite (raiiaf_writer *w,
                      GFile         *file,
                      GError       **error)
 {
-  GimpParasite *parasite = gimp_image_get_parasite (image, name);
-  guint32       size;
-  gconstpointer data;
-  int           err;
-
-  if (! parasite)
-    return TRUE;
-  data = gimp_parasite_get_data (parasite, &size);
-  err = raiiaf_writer_add_latent_stored (w, data, size);
-  gimp_parasite_free (parasite);
-  if (err)
-    {
-      gchar   *what = g_strdup_printf ("parasite %s", name);
-      gboolean ok   = export_error (error, file, w, err, what);
-
-      g_free (what);
-      return ok;
-    }
-  return TRUE;
+  return add_json_parasite (w, image, name, add_latent_blob, file, error);
 }
 
 /* The latents in the file's order (the origin record's list), then any a
@@ -1318,6 +1308,7 @@ typedef struct
   GArray              *texts;   /* raiiaf_png_text */
   GPtrArray           *strings; /* what the texts point to */
   guchar              *exif;
+  gboolean             complete; /* every metadata option on */
 } ExportMetadata;
 
 static void
@@ -1325,13 +1316,18 @@ export_metadata_build (ExportMetadata      *em,
                        GKeyFile            *origin,
                        GimpProcedureConfig *config)
 {
+  gboolean xmp  = config_flag (config, "include-xmp");
+  gboolean exif = config_flag (config, "include-exif");
+  gboolean text = config_flag (config, "include-text");
+
   memset (em, 0, sizeof *em);
-  em->texts   = g_array_new (FALSE, TRUE, sizeof (raiiaf_png_text));
-  em->strings = g_ptr_array_new_with_free_func (g_free);
+  em->texts    = g_array_new (FALSE, TRUE, sizeof (raiiaf_png_text));
+  em->strings  = g_ptr_array_new_with_free_func (g_free);
+  em->complete = xmp && exif && text;
   if (! origin)
     return;
 
-  if (config_flag (config, "include-xmp"))
+  if (xmp)
     {
       gchar *xmp = g_key_file_get_string (origin, "xmp", "packet", NULL);
 
@@ -1342,7 +1338,7 @@ export_metadata_build (ExportMetadata      *em,
           em->meta.xmp_size = strlen (xmp);
         }
     }
-  if (config_flag (config, "include-exif"))
+  if (exif)
     {
       gchar *b64 = g_key_file_get_string (origin, "exif", "data", NULL);
 
@@ -1356,7 +1352,7 @@ export_metadata_build (ExportMetadata      *em,
           g_free (b64);
         }
     }
-  if (config_flag (config, "include-text"))
+  if (text)
     {
       for (gint i = 0; ; i++)
         {
@@ -1396,17 +1392,6 @@ export_metadata_clear (ExportMetadata *em)
   g_array_free (em->texts, TRUE);
   g_ptr_array_free (em->strings, TRUE);
   g_free (em->exif);
-}
-
-/* Whether every piece of the file's PNG metadata goes out again. */
-static gboolean
-all_metadata_kept (GimpProcedureConfig *config)
-{
-  return config_flag (config, "include-exif") &&
-         config_flag (config, "include-xmp") &&
-         config_flag (config, "include-text") &&
-         config_flag (config, "include-color-profile") &&
-         config_flag (config, "include-resolution");
 }
 
 /* The PNG bytes of the file the image came from, when it still holds the
@@ -1471,6 +1456,8 @@ set_image (raiiaf_writer       *w,
   guchar           *pixels;
   gsize             size;
   gdouble           xres, yres;
+  gboolean          keep_profile;
+  gboolean          keep_resolution;
   GBytes           *kept = NULL;
   void             *png = NULL;
   size_t            png_size = 0;
@@ -1536,7 +1523,11 @@ set_image (raiiaf_writer       *w,
       g_free (have);
     }
 
-  if (*unchanged && all_metadata_kept (config))
+  keep_profile    = config_flag (config, "include-color-profile");
+  keep_resolution = config_flag (config, "include-resolution");
+  export_metadata_build (&em, origin, config);
+
+  if (*unchanged && em.complete && keep_profile && keep_resolution)
     {
       guint64  ppm_x = g_key_file_get_uint64 (origin, "origin", "ppm-x", NULL);
       guint64  ppm_y = g_key_file_get_uint64 (origin, "origin", "ppm-y", NULL);
@@ -1555,12 +1546,13 @@ set_image (raiiaf_writer       *w,
       err = raiiaf_writer_set_image_png (w, g_bytes_get_data (kept, NULL),
                                          g_bytes_get_size (kept));
       g_bytes_unref (kept);
+      export_metadata_clear (&em);
       g_clear_object (&profile);
       g_free (pixels);
       return err ? export_error (error, file, w, err, "image") : TRUE;
     }
 
-  if (profile && config_flag (config, "include-color-profile"))
+  if (profile && keep_profile)
     {
       gsize icc_size;
 
@@ -1568,13 +1560,12 @@ set_image (raiiaf_writer       *w,
       px.icc_size = icc_size;
       px.icc_name = gimp_color_profile_get_label (profile);
     }
-  if (config_flag (config, "include-resolution"))
+  if (keep_resolution)
     {
       px.ppm_x = (uint32_t) resolution_ppm (xres);
       px.ppm_y = (uint32_t) resolution_ppm (yres);
     }
 
-  export_metadata_build (&em, origin, config);
   err = raiiaf_encode_png (&px, config_int (config, "compression"), &em.meta,
                            &png, &png_size, message, sizeof message);
   export_metadata_clear (&em);
