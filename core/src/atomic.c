@@ -286,8 +286,10 @@ int raiiaf_output_open(raiiaf_output *o, const char *path, unsigned flags)
 
 int raiiaf_output_write(raiiaf_output *o, const void *data, size_t size)
 {
-    if (!o || (!data && size))
+    if (!o)
         return RAIIAF_EINVAL;
+    if (!data && size)
+        return RF_BAD_ARGS(&o->msg);
     if (o->fd < 0 || o->committed)
         return rf_fail(&o->msg, RAIIAF_EBADSTATE, "the output is not open");
     const uint8_t *p = data;
@@ -455,8 +457,10 @@ int raiiaf_output_commit(raiiaf_output *o)
 
 int raiiaf_output_remove(raiiaf_output *o)
 {
-    if (!o || !o->committed)
+    if (!o)
         return RAIIAF_EBADSTATE;
+    if (!o->committed)
+        return rf_fail(&o->msg, RAIIAF_EBADSTATE, "nothing committed to remove");
     if (unlinkat(o->dirfd, o->name, 0) != 0)
         return out_fail(o, RAIIAF_EIO, errno, "cannot remove");
     o->committed = false;

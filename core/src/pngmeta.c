@@ -319,8 +319,10 @@ static int lay_out(const pm_list *l, raiiaf_png_metadata **out, rf_msg *msg)
 
 int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta)
 {
-    if (!ctx || !meta)
+    if (!ctx)
         return RAIIAF_EINVAL;
+    if (!meta)
+        return RF_BAD_ARGS(&ctx->msg);
     *meta = NULL;
     const void *png;
     size_t size;
@@ -343,7 +345,7 @@ int raiiaf_get_image_sha256(raiiaf_ctx *ctx, uint8_t sha256[32])
     if (err)
         return err;
     if (!sha256)
-        return RAIIAF_EINVAL;
+        return RF_BAD_ARGS(&ctx->msg);
     if (ctx->data_record < 0)
         return rf_fail(&ctx->msg, RAIIAF_ENOIMAGE, "the file has no image chunk");
     memcpy(sha256, ctx->records[ctx->data_record].hash, 32);

@@ -42,8 +42,10 @@ const char *raiiaf_stream_message(const raiiaf_stream *s)
 
 int raiiaf_stream_set_limits(raiiaf_stream *s, const raiiaf_limits *limits)
 {
-    if (!s || !limits)
+    if (!s)
         return RAIIAF_EINVAL;
+    if (!limits)
+        return RF_BAD_ARGS(&s->msg);
     if (s->buf.size)
         return rf_fail(&s->msg, RAIIAF_EBADSTATE, "limits are set before the first bytes");
     s->limits = *limits;
@@ -103,8 +105,10 @@ static int check_start(raiiaf_stream *s)
 
 int raiiaf_stream_push(raiiaf_stream *s, const void *data, size_t size)
 {
-    if (!s || (!data && size))
+    if (!s)
         return RAIIAF_EINVAL;
+    if (!data && size)
+        return RF_BAD_ARGS(&s->msg);
     if (s->err)
         return s->err;
     const uint8_t *p = data;
@@ -154,8 +158,10 @@ int raiiaf_stream_get_data(const raiiaf_stream *s, const void **data, size_t *si
 
 int raiiaf_stream_open(raiiaf_stream *s, raiiaf_ctx *ctx)
 {
-    if (!s || !ctx)
+    if (!s)
         return RAIIAF_EINVAL;
+    if (!ctx)
+        return RF_BAD_ARGS(&s->msg);
     if (s->err)
         return s->err;
     if (!s->file_size)
