@@ -115,6 +115,22 @@ static png_structp new_reader(png_io *io, const raiiaf_limits *limits)
     return png;
 }
 
+/* A libpng reader of `in` with its info struct; nothing to release on
+ * failure. */
+static int open_reader(png_io *io, const rf_png_in *in, const raiiaf_limits *limits,
+                       png_structp *png, png_infop *pi, rf_msg *msg)
+{
+    int err = io_init(io, in, msg);
+    *png = err ? NULL : new_reader(io, limits);
+    *pi = *png ? png_create_info_struct(*png) : NULL;
+    if (!*pi) {
+        png_destroy_read_struct(png, NULL, NULL);
+        io_done(io);
+        return err ? err : rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    }
+    return RAIIAF_OK;
+}
+
 static int natural_format(int color_type, int bit_depth, bool trns)
 {
     bool alpha = (color_type & PNG_COLOR_MASK_ALPHA) || trns;
@@ -157,14 +173,11 @@ int rf_png_info(const rf_png_in *in, const raiiaf_limits *limits, raiiaf_image_i
                            (unsigned)limits->max_image_height);
     }
     png_io io;
-    int err = io_init(&io, in, msg);
-    png_structp png = err ? NULL : new_reader(&io, limits);
-    png_infop pi = png ? png_create_info_struct(png) : NULL;
-    if (!pi) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        io_done(&io);
-        return err ? err : rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
-    }
+    png_structp png;
+    png_infop pi;
+    int err = open_reader(&io, in, limits, &png, &pi, msg);
+    if (err)
+        return err;
     uint8_t *volatile icc_copy = NULL;
     char *volatile name_copy = NULL;
     if (setjmp(io.jmp)) {
@@ -241,14 +254,11 @@ int rf_png_read_header(const rf_png_in *in, const raiiaf_limits *limits, rf_png_
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
     png_io io;
-    int err = io_init(&io, in, msg);
-    png_structp png = err ? NULL : new_reader(&io, limits);
-    png_infop pi = png ? png_create_info_struct(png) : NULL;
-    if (!pi) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        io_done(&io);
-        return err ? err : rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
-    }
+    png_structp png;
+    png_infop pi;
+    int err = open_reader(&io, in, limits, &png, &pi, msg);
+    if (err)
+        return err;
     if (setjmp(io.jmp)) {
         png_destroy_read_struct(&png, &pi, NULL);
         io_done(&io);
@@ -582,14 +592,21 @@ static int load_info(raiiaf_ctx *ctx)
     return rf_cached_set(&ctx->info_cache, err, &ctx->msg);
 }
 
-int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info)
+/* The start of an image call: an open context, the arguments given, the
+ * PNG's header read. */
+static int image_call(raiiaf_ctx *ctx, bool args_given)
 {
     int err = rf_ctx_check(ctx);
     if (err)
         return err;
-    if (!info)
+    if (!args_given)
         return RF_BAD_ARGS(&ctx->msg);
-    err = load_info(ctx);
+    return load_info(ctx);
+}
+
+int raiiaf_get_image_info(raiiaf_ctx *ctx, raiiaf_image_info *info)
+{
+    int err = image_call(ctx, info != NULL);
     if (err)
         return err;
     *info = ctx->info;
@@ -615,10 +632,7 @@ int raiiaf_get_image_data(raiiaf_ctx *ctx, const void **data, size_t *size)
 
 int raiiaf_get_icc_profile(raiiaf_ctx *ctx, const void **data, size_t *size, const char **name)
 {
-    int err = rf_ctx_check(ctx);
-    if (err)
-        return err;
-    err = load_info(ctx);
+    int err = image_call(ctx, true);
     if (err)
         return err;
     if (data)
@@ -705,12 +719,7 @@ int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size)
 
 int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size)
 {
-    int err = rf_ctx_check(ctx);
-    if (err)
-        return err;
-    if (!out)
-        return RF_BAD_ARGS(&ctx->msg);
-    err = load_info(ctx);
+    int err = image_call(ctx, out != NULL);
     if (err)
         return err;
     return rf_png_decode(&ctx->image_in, &ctx->limits, format, out, out_size,
