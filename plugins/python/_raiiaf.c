@@ -453,7 +453,8 @@ static PyObject *Reader_png_metadata(Reader *self, PyObject *unused)
     return r;
 }
 
-/* decode_image(format) -> bytearray of packed rows in `format` */
+/* decode_image(format) -> bytes of packed rows in `format` (decoded
+ * straight into the new object: no copy) */
 static PyObject *Reader_decode_image(Reader *self, PyObject *arg)
 {
     int format = (int)PyLong_AsLong(arg);
@@ -463,10 +464,10 @@ static PyObject *Reader_decode_image(Reader *self, PyObject *arg)
     int err = raiiaf_decoded_image_size(self->ctx, format, &size);
     if (err)
         return CTX_FAIL(self, err);
-    PyObject *buf = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)size);
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     if (!buf)
         return NULL;
-    char *out = PyByteArray_AS_STRING(buf);
+    char *out = PyBytes_AS_STRING(buf);
     Py_BEGIN_ALLOW_THREADS
     err = raiiaf_decode_image(self->ctx, format, out, size);
     Py_END_ALLOW_THREADS

@@ -110,7 +110,7 @@ class _Decoder(ImageFile.PyDecoder):
         if high:  # Pillow keeps 16-bit colour as its high bytes
             import numpy as np
             data = (np.frombuffer(data, dtype="=u2") >> 8).astype(np.uint8).tobytes()
-        self.set_as_raw(bytes(data), rawmode)
+        self.set_as_raw(data, rawmode)
         return -1, 0
 
 

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""bench/python.py [BUILD_DIR] [ROUNDS]
+
+Speed of pyraiiaf, measured inside one Python process (no interpreter
+start-up), median of ROUNDS runs (default 7), on a 512x512 file (the
+astronaut fixture, zfp latents) and a 4096x4096 one made here (a photo and
+a 1x4x512x512 float32 latent):
+  - Image.open(x.raiiaf).load() against Image.open(x.png).load() on the
+    same PNG (the embedded one): the issue's target is no slower (ratio
+    <= 1.0);
+  - pyraiiaf.open(x).latents (open and read every latent) against the
+    reference package's file_decoder, only when RAIIAF_REF names a folder
+    holding the reference's raiiaf/ package (its column is skipped
+    otherwise): the target is at least 10x faster.
+Figures only: nothing here passes or fails.
+
+Run in the development environment from the repository root:
+  packaging/devenv bench/python.py build
+  RAIIAF_REF=/path/to/reference packaging/devenv bench/python.py build
+"""
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+import types
+import warnings
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(build, "plugins", "python"))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import pyraiiaf  # noqa: E402
+import pyraiiaf.pillow  # noqa: E402,F401
+
+Image.MAX_IMAGE_PIXELS = None
+PHOTO = "/usr/share/backgrounds/gnome/adwaita-d.jpg"
+
+
+def median_time(fn):
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def reference_decoder():
+    ref = os.environ.get("RAIIAF_REF")
+    if not ref or not os.path.isdir(os.path.join(ref, "raiiaf")):
+        return None
+    sys.path.insert(0, ref)
+    # torch and pynvml only describe the environment in the reference.
+    torch = types.ModuleType("torch")
+    torch.__version__ = "0"
+    torch.version = types.SimpleNamespace(cuda=None)
+    torch.cuda = types.SimpleNamespace(is_available=lambda: False)
+    sys.modules.setdefault("torch", torch)
+    sys.modules.setdefault("pynvml", types.ModuleType("pynvml"))
+    from raiiaf import raiiafFileHandler
+    handler = raiiafFileHandler()
+
+    def decode(path):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return handler.file_decoder(path)["chunks"]["latent"]
+    return decode
+
+
+def make_large(work):
+    path = os.path.join(work, "large-4096.raiiaf")
+    photo = Image.open(PHOTO).convert("RGB").resize((4096, 4096))
+    lat = np.random.default_rng(0).standard_normal((1, 4, 512, 512)).astype(np.float32)
+    pyraiiaf.write(path, photo, latents={"initial_noise": lat}, storage="zfp",
+                   metadata={"model_name": "bench", "prompt": "a large photo",
+                             "generation_settings": {"seed": 1, "steps": 1, "sampler": "euler"}})
+    return path
+
+
+def main():
+    ref = reference_decoder()
+    with tempfile.TemporaryDirectory(dir=build) as work:
+        files = [("512x512", os.path.join(top, "tests", "fixtures", "astronaut-f32-zfp.raiiaf")),
+                 ("4096x4096", make_large(work))]
+        print(f"median of {rounds} runs, seconds (inside one process)")
+        print(f"{'file':<10} {'raiiaf load':>12} {'PNG load':>10} {'ratio':>6}   "
+              f"{'latents':>9} {'reference':>10} {'speed-up':>9}")
+        for label, path in files:
+            png = os.path.join(work, label + ".png")
+            with open(png, "wb") as f:
+                f.write(pyraiiaf.open(path).png)
+            ours = median_time(lambda: Image.open(path).load())
+            theirs = median_time(lambda: Image.open(png).load())
+            lat = median_time(lambda: pyraiiaf.open(path).latents)
+            line = f"{label:<10} {ours:>12.4f} {theirs:>10.4f} {ours / theirs:>6.2f}   {lat:>9.4f}"
+            if ref is not None:
+                r = median_time(lambda: ref(path))
+                line += f" {r:>10.4f} {r / lat:>8.1f}x"
+            else:
+                line += f" {'(RAIIAF_REF unset)':>20}"
+            print(line)
+
+
+main()
