@@ -40,7 +40,10 @@ TOOL = os.environ.get("RAIIAF_TOOL", "")
 THUMB = os.environ.get("RAIIAF_THUMBNAILER", "")
 FIXTURES = os.environ.get("RAIIAF_FIXTURES", "")
 SCRATCH = os.environ.get("RAIIAF_SCRATCH", "")
-HAVE_MAGICK = bool(os.environ.get("MAGICK_CODER_MODULE_PATH")) and shutil.which("magick")
+# ImageMagick 7's `magick`, or ImageMagick 6's `convert` (and its separate
+# `compare`).
+CONVERT = "magick" if shutil.which("magick") else "convert"
+HAVE_MAGICK = bool(os.environ.get("MAGICK_CODER_MODULE_PATH")) and shutil.which(CONVERT)
 FIXTURE = "palette-zfp"
 
 
@@ -97,7 +100,9 @@ def fresh(name):
 
 
 def magick(*args, stdin=None, timeout=60):
-    return run(["magick", *args], stdin=stdin, timeout=timeout)
+    if args and args[0] == "compare" and CONVERT != "magick":
+        return run(list(args), stdin=stdin, timeout=timeout)
+    return run([CONVERT, *args], stdin=stdin, timeout=timeout)
 
 
 # ---- stream -----------------------------------------------------------------
@@ -115,7 +120,7 @@ def test_stream():
 
     # A valid header claiming 3 GiB, then endless zeros on stdin: the
     # memory limit stops the buffering.
-    proc = subprocess.Popen(["magick", "-limit", "memory", "16MiB", "-limit", "disk", "0",
+    proc = subprocess.Popen([CONVERT, "-limit", "memory", "16MiB", "-limit", "disk", "0",
                              "raiiaf:-", "png:" + out],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
@@ -195,7 +200,7 @@ def test_fifo():
         ("thumbnailer", [THUMB, fifo, os.path.join(work, "t.png")]),
     ]
     if HAVE_MAGICK:
-        cmds.append(("magick raiiaf:FIFO", ["magick", "raiiaf:" + fifo,
+        cmds.append(("magick raiiaf:FIFO", [CONVERT, "raiiaf:" + fifo,
                                              os.path.join(work, "m.png")]))
     for name, cmd in cmds:
         rc, _, err = run(cmd, timeout=20)
@@ -208,7 +213,7 @@ def test_fifo():
                 f.write(read(fixture()))
         t = threading.Thread(target=writer, daemon=True)
         t.start()
-        rc, _, err = run(["magick", "raiiaf:" + fifo, os.path.join(work, "m.png")], timeout=60)
+        rc, _, err = run([CONVERT, "raiiaf:" + fifo, os.path.join(work, "m.png")], timeout=60)
         t.join(5)
         check(rc == 0, "magick raiiaf:FIFO with a writer reads it", text(err))
     return 0
@@ -232,7 +237,7 @@ def test_enospc():
     try:
         old = read(fixture())  # 79 kB: fits once, not with a larger file
         big_png = os.path.join(work, "big.png")
-        run(["magick", "-size", "400x400", "xc:", "+noise", "random", big_png]) if HAVE_MAGICK \
+        run([CONVERT, "-size", "400x400", "xc:", "+noise", "random", big_png]) if HAVE_MAGICK \
             else None
         target = os.path.join(tiny, "old.raiiaf")
 
@@ -340,7 +345,7 @@ def test_kill():
     os.makedirs(mdir)
     mtarget = os.path.join(mdir, "old.raiiaf")
     killed, held = kill_while_writing(
-        ["magick", "-size", "2500x2500", "xc:", "+noise", "random", "-define",
+        [CONVERT, "-size", "2500x2500", "xc:", "+noise", "random", "-define",
          "raiiaf:compression-level=0", mtarget], mdir, lambda: shutil.copy(fixture(), mtarget))
     check(read(mtarget) == read(fixture()) and os.listdir(mdir) == ["old.raiiaf"],
           "magick killed " + ("while writing" if killed else "(not caught mid-write)") +
