@@ -1,0 +1,153 @@
+/* The embedded PNG's own metadata (src/pngmeta.c): XMP, eXIf and text
+ * chunks written by raiiaf_encode_png() come back from
+ * raiiaf_get_png_metadata() as given (Latin-1 text as tEXt/zTXt, the rest
+ * as iTXt), in order; the image digest matches the bytes; a zTXt that
+ * inflates past the 16 MiB budget is refused with RAIIAF_ELIMIT. */
+#include "raiiaf.h"
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define W 7
+#define H 3
+
+static raiiaf_ctx *open_png(const void *png, size_t size, void **file)
+{
+    raiiaf_writer *w = raiiaf_writer_new();
+    size_t fsize = 0;
+    raiiaf_ctx *ctx = raiiaf_ctx_new();
+    CHECK(raiiaf_writer_set_image_png(w, png, size) == RAIIAF_OK, "image: %s",
+          raiiaf_writer_message(w));
+    CHECK(raiiaf_writer_write_memory(w, file, &fsize) == RAIIAF_OK, "written: %s",
+          raiiaf_writer_message(w));
+    CHECK(raiiaf_open_memory(ctx, *file, fsize) == RAIIAF_OK, "opens: %s", raiiaf_ctx_message(ctx));
+    raiiaf_writer_free(w);
+    return ctx;
+}
+
+static void round_trip(void)
+{
+    uint8_t grey[W * H];
+    for (int i = 0; i < W * H; i++)
+        grey[i] = (uint8_t)(i * 11);
+    static const uint8_t exif[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0};
+    const char *xmp = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">a, b, c</x:xmpmeta>";
+    raiiaf_png_text texts[] = {
+        {.keyword = "Comment", .text = "caf\xc3\xa9, with a comma"},
+        {.keyword = "Software", .text = "zipped text", .compressed = 1},
+        {.keyword = "Title", .text = "\xe2\x98\x85 star", .international = 1,
+         .language = "fr", .translated_keyword = "Titre"},
+        {.keyword = "parameters", .text = "\xe2\x98\x85 not Latin-1"},
+    };
+    for (int i = 0; i < 4; i++)
+        texts[i].size = strlen(texts[i].text);
+    raiiaf_png_metadata meta = {.xmp = xmp, .xmp_size = strlen(xmp), .exif = exif,
+                                .exif_size = sizeof exif, .texts = texts, .text_count = 4};
+    raiiaf_pixels px = {.width = W, .height = H, .format = RAIIAF_FMT_G8, .data = grey,
+                        .ppm_x = 3780, .ppm_y = 3780};
+    void *png = NULL, *file = NULL;
+    size_t size = 0;
+    char message[128] = "";
+    CHECK(raiiaf_encode_png(&px, 6, &meta, &png, &size, message, sizeof message) == RAIIAF_OK,
+          "encoded: %s", message);
+    raiiaf_ctx *ctx = open_png(png, size, &file);
+
+    raiiaf_png_metadata *got = NULL;
+    CHECK(raiiaf_get_png_metadata(ctx, &got) == RAIIAF_OK, "metadata read: %s",
+          raiiaf_ctx_message(ctx));
+    if (got) {
+        CHECK(got->xmp && got->xmp_size == strlen(xmp) && !memcmp(got->xmp, xmp, got->xmp_size),
+              "XMP as given");
+        CHECK(got->exif_size == sizeof exif && !memcmp(got->exif, exif, sizeof exif), "eXIf as given");
+        CHECK(got->text_count == 4, "4 texts besides the XMP (got %zu)", got->text_count);
+        for (size_t i = 0; i < 4 && i < got->text_count; i++) {
+            const raiiaf_png_text *t = &got->texts[i];
+            CHECK(!strcmp(t->keyword, texts[i].keyword) && t->size == texts[i].size &&
+                      !memcmp(t->text, texts[i].text, t->size) && t->text[t->size] == 0,
+                  "text %zu (%s) as given", i, texts[i].keyword);
+            CHECK(t->compressed == texts[i].compressed, "text %zu: compression kept", i);
+        }
+        if (got->text_count == 4) {
+            CHECK(!got->texts[0].international && !got->texts[1].international,
+                  "Latin-1 text stays tEXt/zTXt");
+            CHECK(got->texts[2].international && !strcmp(got->texts[2].language, "fr") &&
+                      !strcmp(got->texts[2].translated_keyword, "Titre"),
+                  "iTXt language and translated keyword kept");
+            CHECK(got->texts[3].international, "text beyond Latin-1 becomes iTXt");
+        }
+    }
+    raiiaf_image_info info;
+    CHECK(raiiaf_get_image_info(ctx, &info) == RAIIAF_OK && info.ppm_x == 3780, "pHYs kept");
+
+    uint8_t sha[32];
+    const void *data;
+    size_t dsize;
+    char hex[65], want[65];
+    CHECK(raiiaf_get_image_sha256(ctx, sha) == RAIIAF_OK, "image digest");
+    CHECK(raiiaf_get_image_data(ctx, &data, &dsize) == RAIIAF_OK, "image data");
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", sha[i]);
+    tl_sha256_hex(data, dsize, want);
+    CHECK(!strcmp(hex, want), "the digest is the sha256 of the image bytes");
+
+    /* A keyword that is not 1-79 Latin-1 characters is refused. */
+    raiiaf_png_text bad = {.keyword = "", .text = "x", .size = 1};
+    raiiaf_png_metadata badmeta = {.texts = &bad, .text_count = 1};
+    void *png2 = NULL;
+    size_t size2;
+    CHECK(raiiaf_encode_png(&px, 6, &badmeta, &png2, &size2, message, sizeof message) ==
+              RAIIAF_EVALUE && png2 == NULL && message[0],
+          "an empty keyword is refused (%s)", message);
+
+    raiiaf_free(got);
+    raiiaf_ctx_free(ctx);
+    raiiaf_free(png);
+    raiiaf_free(file);
+}
+
+/* A zTXt of 20 MiB of zeros (20 kB compressed): over the budget. */
+static void inflate_bomb(void)
+{
+    uint8_t grey[W * H] = {0};
+    raiiaf_pixels px = {.width = W, .height = H, .format = RAIIAF_FMT_G8, .data = grey};
+    void *png = NULL, *file = NULL;
+    size_t size = 0;
+    CHECK(raiiaf_encode_png(&px, 6, NULL, &png, &size, NULL, 0) == RAIIAF_OK, "plain PNG");
+    size_t big = 20u << 20;
+    uint8_t *zeros = calloc(1, big);
+    uLong zsize = compressBound(big);
+    uint8_t *z = malloc(zsize);
+    compress2(z, &zsize, zeros, big, 9);
+    size_t body = 5 + zsize;
+    uint8_t *chunk = malloc(12 + body);
+    chunk[0] = (uint8_t)(body >> 24), chunk[1] = (uint8_t)(body >> 16);
+    chunk[2] = (uint8_t)(body >> 8), chunk[3] = (uint8_t)body;
+    memcpy(chunk + 4, "zTXtBomb\0\0", 10);
+    memcpy(chunk + 14, z, zsize);
+    uint32_t crc = tl_crc32(chunk + 4, 4 + body);
+    uint8_t *c = chunk + 8 + body;
+    c[0] = (uint8_t)(crc >> 24), c[1] = (uint8_t)(crc >> 16), c[2] = (uint8_t)(crc >> 8),
+    c[3] = (uint8_t)crc;
+    /* after the signature and IHDR (8 + 25 bytes) */
+    uint8_t *bomb = malloc(size + 12 + body);
+    memcpy(bomb, png, 33);
+    memcpy(bomb + 33, chunk, 12 + body);
+    memcpy(bomb + 33 + 12 + body, (uint8_t *)png + 33, size - 33);
+    raiiaf_ctx *ctx = open_png(bomb, size + 12 + body, &file);
+    raiiaf_png_metadata *got = NULL;
+    CHECK(raiiaf_get_png_metadata(ctx, &got) == RAIIAF_ELIMIT && got == NULL,
+          "a zTXt inflating to 20 MiB is refused: %s", raiiaf_ctx_message(ctx));
+    raiiaf_ctx_free(ctx);
+    free(zeros), free(z), free(chunk), free(bomb);
+    raiiaf_free(png);
+    raiiaf_free(file);
+}
+
+int main(void)
+{
+    round_trip();
+    inflate_bomb();
+    return tl_finish();
+}
