@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench/gimp.sh [BUILD_DIR] [ROUNDS] [ONLY]
 #
-# Time to open a .raiiaf in headless GIMP 3 (file-raiiaf) against the same
+# Time to open a .raiiaf in headless GIMP 3 (file-raiiaf) or, in a GIMP 2.10
+# build (Debian 12: packaging/devenv --suite bookworm bench/gimp.sh
+# build-bookworm), in GIMP 2.10, against the same
 # PNG (the file's own embedded PNG) with GIMP's PNG loader, on the
 # reference fixtures and a 4096x4096 photo. Prints one line per file:
 # the median time of ROUNDS opens (default 5) of each, and their ratio.
@@ -27,10 +29,13 @@ meson compile -C "$build" file-raiiaf raiiaf-probe tools/raiiaf:executable >/dev
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 mkdir -p "$work/home" "$work/profile/plug-ins/file-raiiaf" "$work/files"
+# GIMP 3 when the build has it, else GIMP 2.10 (Script-Fu).
+gimp3=
+if ldd "$build/plugins/gimp/file-raiiaf" | grep -q 'libgimp-3'; then gimp3=yes; fi
 # A link, not a copy: the build tree's executable finds libraiiaf relative
 # to where it really is.
 ln -s "$(cd "$build" && pwd)/plugins/gimp/file-raiiaf" "$work/profile/plug-ins/file-raiiaf/"
-export HOME="$work/home" GIMP3_DIRECTORY="$work/profile"
+export HOME="$work/home" GIMP3_DIRECTORY="$work/profile" GIMP2_DIRECTORY="$work/profile"
 export RAIIAF_BENCH_DIR="$work/files" RAIIAF_BENCH_ROUNDS="$rounds"
 unset DISPLAY || true
 
@@ -46,8 +51,35 @@ gimp_py() {
 for f in "$top"/tests/fixtures/*.raiiaf; do
     cp "$f" "$work/files/"
 done
+# Script-Fu for GIMP 2.10: the bench's settings, then FILE.
+gimp_scm() {
+    names=$(cd "$work/files" && for f in *.raiiaf; do printf ' "%s"' "${f%.raiiaf}"; done)
+    cat >"$work/run.scm" <<SCM
+(define BENCH-DIR "$work/files")
+(define BENCH-ROUNDS $rounds)
+(define BENCH-NAMES (list$names))
+(define BENCH-PHOTO "$photo_jpeg")
+(load "$1")
+SCM
+    timeout 1200 gimp-console-2.10 -i -d -f -b "(load \"$work/run.scm\")" \
+        -b '(gimp-quit 0)' >"$work/gimp.log" 2>&1 || {
+        tail -40 "$work/gimp.log" >&2
+        echo "bench/gimp.sh: GIMP failed" >&2
+        exit 1
+    }
+}
+
 # The photo: opened by GIMP and exported with file-raiiaf (PNG level 6).
-if [ -r "$photo_jpeg" ]; then
+if [ -r "$photo_jpeg" ] && [ -z "$gimp3" ]; then
+    cat >"$work/photo.scm" <<SCM
+(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE BENCH-PHOTO BENCH-PHOTO)))
+       (out (string-append BENCH-DIR "/photo-4096.raiiaf")))
+  (file-raiiaf-export RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image))
+                      out out 6 "keep" 1 "benchmark photo" "")
+  (gimp-image-delete image))
+SCM
+    gimp_scm "$work/photo.scm"
+elif [ -r "$photo_jpeg" ]; then
     export RAIIAF_BENCH_PHOTO="$photo_jpeg"
     gimp_py "$top/bench/gimp-make-photo.py"
 else
@@ -78,5 +110,9 @@ EOF2
     cp "$work/files/photo-4096.png" "$work/files/photo-latent-4096.png"
 fi
 
-gimp_py "$top/bench/gimp-bench.py"
+if [ -n "$gimp3" ]; then
+    gimp_py "$top/bench/gimp-bench.py"
+else
+    gimp_scm "$top/bench/gimp2-bench.scm"
+fi
 cat "$work/files/bench.txt"

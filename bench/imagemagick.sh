@@ -16,6 +16,9 @@
 # are at most 1.10 (read) and 1.25 (write). Figures only: nothing here
 # passes or fails.
 #
+# With ImageMagick 6 (Debian 12: packaging/devenv --suite bookworm
+# bench/imagemagick.sh build-bookworm) the commands are `convert`.
+#
 # Run in the development environment, from the repository root:
 #   packaging/devenv bench/imagemagick.sh build-im
 set -eu
@@ -27,7 +30,9 @@ photo_jpeg=/usr/share/backgrounds/gnome/adwaita-d.jpg
 
 meson compile -C "$build" plugins/imagemagick/raiiaf.so:shared_module raiiaf-probe >/dev/null
 
-system_coders=$(magick -list configure | sed -n 's/^CODER_PATH[[:space:]]*//p')
+IM=magick
+command -v magick >/dev/null 2>&1 || IM=convert
+system_coders=$($IM -list configure | sed -n 's/^CODER_PATH[[:space:]]*//p')
 export MAGICK_CODER_MODULE_PATH="$build/plugins/imagemagick:$system_coders"
 probe="$build/tests/raiiaf-probe"
 
@@ -67,8 +72,8 @@ for f in "$top"/tests/fixtures/*.raiiaf; do
 done
 if [ -r "$photo_jpeg" ]; then
     # A 4096x4096 photo as PNG, then as .raiiaf written by the coder.
-    magick "$photo_jpeg" "$work/photo-4096.png"
-    magick "$work/photo-4096.png" "$work/files/photo-4096.raiiaf"
+    $IM "$photo_jpeg" "$work/photo-4096.png"
+    $IM "$work/photo-4096.png" "$work/files/photo-4096.raiiaf"
 else
     echo "# $photo_jpeg not found: photo left out" >&2
 fi
@@ -81,9 +86,9 @@ for f in "$work"/files/*.raiiaf; do
     "$probe" dump "$f" "$d"
     png="$d/image.png"
     echo "$name ($(stat -c %s "$f") bytes, embedded PNG $(stat -c %s "$png") bytes)"
-    compare read magick "$f" "$work/out.ppm" -- magick "$png" "$work/out.ppm"
-    compare read-0 magick -define raiiaf:profiles=false "$f" "$work/out.ppm" -- \
-        magick "$png" "$work/out.ppm"
-    compare write magick "$png" "$work/y.raiiaf" -- magick "$png" "$work/y.png"
+    compare read $IM "$f" "$work/out.ppm" -- $IM "$png" "$work/out.ppm"
+    compare read-0 $IM -define raiiaf:profiles=false "$f" "$work/out.ppm" -- \
+        $IM "$png" "$work/out.ppm"
+    compare write $IM "$png" "$work/y.raiiaf" -- $IM "$png" "$work/y.png"
     echo "  sizes written: y.raiiaf $(stat -c %s "$work/y.raiiaf"), y.png $(stat -c %s "$work/y.png") bytes"
 done

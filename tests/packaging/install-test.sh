@@ -2,19 +2,21 @@
 # tests/packaging/install-test.sh SOURCE_ROOT WORK_DIR
 #
 # Builds the Debian packages (packaging/build-debs, lintian included),
-# installs them with apt into a fresh Debian 13 root, and checks there, with
+# installs them with apt into a fresh root of this system's Debian release
+# (13, or 12 for the GIMP 2.10 / ImageMagick 6 set), and checks there, with
 # no build tree and no environment variables of ours, that:
-#   - magick reads and writes .raiiaf (the coder is found in ImageMagick's
-#     own coder folder),
-#   - GIMP (gimp-console-3.0, Script-Fu batch) opens one and exports one,
+#   - magick (Debian 12: convert) reads and writes .raiiaf (the coder is
+#     found in ImageMagick's own coder folder),
+#   - GIMP (gimp-console-3.0 or -2.10, Script-Fu batch) opens one and
+#     exports one,
 #   - xdg-mime gives image/x-raiiaf for a fixture, with and without its
 #     extension,
 #   - the thumbnailer entry's command writes a PNG of the requested size,
 #     also inside a bwrap sandbox like the one GNOME runs thumbnailers in,
 #   - the man pages are installed.
 #
-# Needs root (debootstrap, chroot, mount), Debian 13 build tools (run it in
-# packaging/devenv) and access to the package registry named by this
+# Needs root (debootstrap, chroot, mount), Debian 13 or 12 build tools (run
+# it in packaging/devenv [--suite bookworm]) and access to the package registry named by this
 # system's apt sources; exits 77 (skipped) otherwise.
 #
 # The debootstrap result is cached as a tarball in $RAIIAF_INSTALL_TEST_CACHE
@@ -42,8 +44,12 @@ for tool in debootstrap dpkg-buildpackage unshare chroot mount tar wget flock; d
         skip "$tool not found (run the tests through packaging/devenv)"
 done
 . /etc/os-release
-[ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = trixie ] ||
-    skip "not a Debian 13 system (run the tests through packaging/devenv)"
+suite=${VERSION_CODENAME:-}
+case "${ID:-} $suite" in
+    "debian trixie") magick_package=imagemagick-7-raiiaf ;;
+    "debian bookworm") magick_package=imagemagick-6-raiiaf ;;
+    *) skip "not a Debian 13 or 12 system (run the tests through packaging/devenv)" ;;
+esac
 
 # The registry of this system's own apt sources, so that the new root gets
 # the same packages the suite was built against.
@@ -57,7 +63,7 @@ if [ -z "$mirror" ]; then
         awk '$1 == "URIs:" { print $2; exit }')
 fi
 [ -n "$mirror" ] || skip "no package registry in the apt sources"
-wget -q -T 15 -t 1 -O /dev/null "${mirror%/}/dists/trixie/InRelease" ||
+wget -q -T 15 -t 1 -O /dev/null "${mirror%/}/dists/$suite/InRelease" ||
     skip "the package registry $mirror cannot be reached"
 
 # ---- Everything else in a private mount namespace ---------------------------
@@ -105,16 +111,16 @@ debs="$2/debs"
 rm -rf "$debs"
 log "building the packages (packaging/build-debs)"
 "$src_root/packaging/build-debs" "$debs"
-for p in libraiiaf0 libraiiaf-dev raiiaf-tools imagemagick-7-raiiaf gimp-plugin-raiiaf; do
+for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf; do
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 || { log "FAIL: no $p package"; exit 1; }
 done
 
-# ---- 2. A fresh Debian 13 root ----------------------------------------------
-base="$cache/trixie-minbase.tar"
+# ---- 2. A fresh root of this release -------------------------------------------
+base="$cache/$suite-minbase.tar"
 if [ ! -f "$base" ]; then
-    log "debootstrap --variant=minbase trixie (once; cached in $base)"
+    log "debootstrap --variant=minbase $suite (once; cached in $base)"
     mkdir "$work/base"
-    debootstrap --variant=minbase trixie "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+    debootstrap --variant=minbase "$suite" "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 || {
         tail -20 "$work/debootstrap.log" >&2
         log "FAIL: debootstrap"
         exit 1

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/packaging/installed-checks.sh FIXTURES_DIR
 #
-# Run by install-test.sh inside a fresh Debian 13 root where the suite's
+# Run by install-test.sh inside a fresh Debian 13 (or 12) root where the suite's
 # packages were installed with apt: checks that the hosts find the installed
 # files on their own (no environment variables, no build tree). Prints one
 # line per check and exits non-zero when one fails.
@@ -20,6 +20,20 @@ png_size() {
     echo "$(( ($1 << 24) | ($2 << 16) | ($3 << 8) | $4 ))x$(( ($5 << 24) | ($6 << 16) | ($7 << 8) | $8 ))"
 }
 is_raiiaf() { [ "$(head -c 6 "$1" 2>/dev/null)" = raiiaf ]; }
+
+# ImageMagick 7's `magick`, or ImageMagick 6's commands (Debian 12).
+if command -v magick >/dev/null 2>&1; then
+    magick() { command magick "$@"; }
+    gimp_major=3.0
+else
+    magick() {
+        case "$1" in
+            convert | identify) cmd=$1; shift; command "$cmd" "$@" ;;
+            *) command convert "$@" ;;
+        esac
+    }
+    gimp_major=2.10
+fi
 
 astronaut="$fixtures/astronaut-f32-zfp.raiiaf"        # 512x512 RGBA
 logo="$fixtures/logo-rgba-two-latents-raw.raiiaf"     # 500x500 RGBA
@@ -59,15 +73,27 @@ else
 fi
 
 # ---- GIMP --------------------------------------------------------------------
-cat >"$out/gimp.scm" <<SCM
+if [ "$gimp_major" = 3.0 ]; then
+    cat >"$out/gimp.scm" <<SCM
 (script-fu-use-v3)
 (let* ((image (gimp-file-load RUN-NONINTERACTIVE "$logo")))
   (gimp-file-save RUN-NONINTERACTIVE image "$out/gimp.raiiaf" -1)
   (gimp-file-save RUN-NONINTERACTIVE image "$out/gimp.png" -1)
   (gimp-image-delete image))
 SCM
-if timeout 600 gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
-        -b "(load \"$out/gimp.scm\")" --quit >"$out/gimp.log" 2>&1 &&
+    set -- gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
+        -b "(load \"$out/gimp.scm\")" --quit
+else
+    cat >"$out/gimp.scm" <<SCM
+(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE "$logo" "$logo")))
+       (drawable (car (gimp-image-get-active-drawable image))))
+  (gimp-file-save RUN-NONINTERACTIVE image drawable "$out/gimp.raiiaf" "$out/gimp.raiiaf")
+  (gimp-file-save RUN-NONINTERACTIVE image drawable "$out/gimp.png" "$out/gimp.png")
+  (gimp-image-delete image))
+SCM
+    set -- gimp-console-2.10 -i -d -f -b "(load \"$out/gimp.scm\")" -b "(gimp-quit 0)"
+fi
+if timeout 600 "$@" >"$out/gimp.log" 2>&1 &&
    is_raiiaf "$out/gimp.raiiaf" && [ "$(png_size "$out/gimp.png")" = 500x500 ] &&
    [ "$(magick identify -format '%wx%h' "$out/gimp.raiiaf" 2>/dev/null)" = 500x500 ]; then
     pass "GIMP opens a .raiiaf and exports .raiiaf and .png (500x500)"
