@@ -70,8 +70,9 @@ raiiaf_open_and_decode (raiiaf_ctx         **ctx,
                         guchar             **pixels,
                         GError             **error)
 {
-  size_t size;
-  int    err;
+  raiiaf_limits limits;
+  size_t        size;
+  int           err;
 
   *ctx = raiiaf_ctx_new ();
   if (! *ctx)
@@ -81,7 +82,11 @@ raiiaf_open_and_decode (raiiaf_ctx         **ctx,
       return FALSE;
     }
 
-  err = raiiaf_open_file (*ctx, path);
+  raiiaf_limits_default (&limits);
+  limits.max_image_pixels = RAIIAF_GIMP_MAX_IMAGE_PIXELS;
+  err = raiiaf_ctx_set_limits (*ctx, &limits);
+  if (! err)
+    err = raiiaf_open_file (*ctx, path);
   if (! err)
     err = raiiaf_get_image_info (*ctx, info);
   if (err)
@@ -247,6 +252,299 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* Origin record                                                       */
+
+/* It tells an edit from none (not an adversary's collision), and costs a
+ * fraction of the decoding. */
+guint64
+raiiaf_pixel_digest (const guchar *data, gsize size,
+                     const guint8 *icc, gsize icc_size)
+{
+  guint64 h = 0x6A09E667F3BCC908ULL ^ size;
+  gsize   i;
+
+  for (i = 0; i + 8 <= size; i += 8)
+    {
+      guint64 v;
+
+      memcpy (&v, data + i, 8);
+      h = (h ^ (v * 0x9E3779B97F4A7C15ULL));
+      h = ((h << 31) | (h >> 33)) * 0xC2B2AE3D27D4EB4FULL;
+    }
+  for (; i < size; i++)
+    h = (h ^ data[i]) * 0x100000001B3ULL;
+  for (i = 0; icc && i < icc_size; i++)
+    h = (h ^ icc[i]) * 0x100000001B3ULL;
+  return h;
+}
+
+static gchar *
+hex_string (const guint8 *bytes, gsize n)
+{
+  gchar *hex = g_malloc (2 * n + 1);
+
+  for (gsize i = 0; i < n; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", bytes[i]);
+  return hex;
+}
+
+static gchar *
+digest_string (const guchar *pixels, gsize size, const guint8 *icc, gsize icc_size)
+{
+  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
+                          raiiaf_pixel_digest (pixels, size, icc, icc_size));
+}
+
+/* The embedded PNG's metadata as stored, so that export writes back
+ * exactly what the file had. */
+static void
+origin_set_png_metadata (GKeyFile *kf, const raiiaf_png_metadata *m)
+{
+  if (m->xmp)
+    g_key_file_set_string (kf, "xmp", "packet", m->xmp);
+  if (m->exif)
+    {
+      gchar *b64 = g_base64_encode (m->exif, m->exif_size);
+
+      g_key_file_set_string (kf, "exif", "data", b64);
+      g_free (b64);
+    }
+  for (gsize i = 0; i < m->text_count; i++)
+    {
+      const raiiaf_png_text *t = &m->texts[i];
+      gchar *group = g_strdup_printf ("text %" G_GSIZE_FORMAT, i);
+
+      g_key_file_set_string  (kf, group, "keyword", t->keyword);
+      g_key_file_set_string  (kf, group, "text", t->text);
+      g_key_file_set_boolean (kf, group, "compressed", t->compressed);
+      g_key_file_set_boolean (kf, group, "international", t->international);
+      g_key_file_set_string  (kf, group, "language", t->language);
+      g_key_file_set_string  (kf, group, "translated-keyword", t->translated_keyword);
+      g_free (group);
+    }
+}
+
+gboolean
+raiiaf_origin_read (raiiaf_ctx               *ctx,
+                    const gchar              *path,
+                    const raiiaf_image_info  *info,
+                    const guchar             *pixels,
+                    const guint8             *icc,
+                    gsize                     icc_size,
+                    raiiaf_png_metadata     **png_meta,
+                    GKeyFile                **origin,
+                    const gchar              *display_name,
+                    GError                  **error)
+{
+  guint8     sha[32];
+  gchar     *text;
+  size_t     count = 0;
+  size_t     size;
+  GPtrArray *keys;
+  GKeyFile  *kf;
+  int        err;
+
+  if ((err = raiiaf_get_image_sha256 (ctx, sha)) ||
+      (err = raiiaf_get_latent_count (ctx, &count)) ||
+      (err = raiiaf_decoded_image_size (ctx, info->format, &size)) ||
+      (err = raiiaf_get_png_metadata (ctx, png_meta)))
+    {
+      raiiaf_set_ctx_error (error, display_name, ctx, err);
+      return FALSE;
+    }
+
+  kf = g_key_file_new ();
+  text = g_canonicalize_filename (path, NULL);
+  g_key_file_set_string (kf, "origin", "path", text);
+  g_free (text);
+  text = hex_string (sha, sizeof sha);
+  g_key_file_set_string (kf, "origin", "image-sha256", text);
+  g_free (text);
+  g_key_file_set_integer (kf, "origin", "format", info->format);
+  text = digest_string (pixels, size, icc, icc_size);
+  g_key_file_set_string (kf, "origin", "pixels", text);
+  g_free (text);
+  g_key_file_set_uint64 (kf, "origin", "ppm-x", info->ppm_x);
+  g_key_file_set_uint64 (kf, "origin", "ppm-y", info->ppm_y);
+
+  keys = g_ptr_array_new ();
+  for (size_t i = 0; i < count; i++)
+    {
+      raiiaf_latent_info latent;
+
+      if (raiiaf_get_latent_info (ctx, i, &latent) == RAIIAF_OK)
+        g_ptr_array_add (keys, (gpointer) latent.key);
+    }
+  g_key_file_set_string_list (kf, "origin", "latents",
+                              (const gchar * const *) keys->pdata, keys->len);
+  g_ptr_array_free (keys, TRUE);
+
+  origin_set_png_metadata (kf, *png_meta);
+  *origin = kf;
+  return TRUE;
+}
+
+GKeyFile *
+raiiaf_origin_parse (gconstpointer data, gsize size)
+{
+  GKeyFile *kf = g_key_file_new ();
+
+  if (! g_key_file_load_from_data (kf, data, size, G_KEY_FILE_NONE, NULL))
+    g_clear_pointer (&kf, g_key_file_free);
+  return kf;
+}
+
+gboolean
+raiiaf_origin_unchanged (GKeyFile *origin, int format,
+                         const guchar *pixels, gsize size,
+                         const guint8 *icc, gsize icc_size)
+{
+  gchar   *want;
+  gchar   *have;
+  gboolean same;
+
+  if (! origin || g_key_file_get_integer (origin, "origin", "format", NULL) != format)
+    return FALSE;
+  want = g_key_file_get_string (origin, "origin", "pixels", NULL);
+  have = digest_string (pixels, size, icc, icc_size);
+  same = want && ! strcmp (want, have);
+  g_free (want);
+  g_free (have);
+  return same;
+}
+
+guint64
+raiiaf_resolution_ppm (gdouble dpi)
+{
+  return dpi > 0 ? (guint64) (dpi / 0.0254 + 0.5) : 0;
+}
+
+gboolean
+raiiaf_origin_same_resolution (GKeyFile *origin, gdouble xres, gdouble yres,
+                               gboolean dirty)
+{
+  guint64 ppm_x = g_key_file_get_uint64 (origin, "origin", "ppm-x", NULL);
+  guint64 ppm_y = g_key_file_get_uint64 (origin, "origin", "ppm-y", NULL);
+
+  return ppm_x ? (raiiaf_resolution_ppm (xres) == ppm_x &&
+                  raiiaf_resolution_ppm (yres) == ppm_y)
+               : ! dirty;
+}
+
+GBytes *
+raiiaf_origin_png_bytes (GKeyFile *origin)
+{
+  gchar      *path = g_key_file_get_string (origin, "origin", "path", NULL);
+  gchar      *want = g_key_file_get_string (origin, "origin", "image-sha256", NULL);
+  raiiaf_ctx *ctx  = path && want ? raiiaf_ctx_new () : NULL;
+  GBytes     *bytes = NULL;
+  guint8      sha[32];
+  const void *data;
+  size_t      size;
+
+  if (ctx &&
+      raiiaf_open_file (ctx, path) == RAIIAF_OK &&
+      raiiaf_get_image_sha256 (ctx, sha) == RAIIAF_OK)
+    {
+      gchar *have = hex_string (sha, sizeof sha);
+
+      /* the bytes are checked against the same digest as they are read */
+      if (! strcmp (have, want) &&
+          raiiaf_get_image_data (ctx, &data, &size) == RAIIAF_OK)
+        bytes = g_bytes_new (data, size);
+      g_free (have);
+    }
+  raiiaf_ctx_free (ctx);
+  g_free (path);
+  g_free (want);
+  return bytes;
+}
+
+gboolean
+raiiaf_metadata_all_kept (const RaiiafMetadataChoice *c)
+{
+  return c->exif && c->xmp && c->text && c->color_profile && c->resolution;
+}
+
+void
+raiiaf_export_metadata_build (RaiiafExportMetadata       *em,
+                              GKeyFile                   *origin,
+                              const RaiiafMetadataChoice *choice)
+{
+  memset (em, 0, sizeof *em);
+  em->texts   = g_array_new (FALSE, TRUE, sizeof (raiiaf_png_text));
+  em->strings = g_ptr_array_new_with_free_func (g_free);
+  if (! origin)
+    return;
+
+  if (choice->xmp)
+    {
+      gchar *xmp = g_key_file_get_string (origin, "xmp", "packet", NULL);
+
+      if (xmp)
+        {
+          g_ptr_array_add (em->strings, xmp);
+          em->meta.xmp      = xmp;
+          em->meta.xmp_size = strlen (xmp);
+        }
+    }
+  if (choice->exif)
+    {
+      gchar *b64 = g_key_file_get_string (origin, "exif", "data", NULL);
+
+      if (b64)
+        {
+          gsize size;
+
+          em->exif = g_base64_decode (b64, &size);
+          em->meta.exif      = em->exif;
+          em->meta.exif_size = size;
+          g_free (b64);
+        }
+    }
+  if (choice->text)
+    {
+      for (gint i = 0; ; i++)
+        {
+          gchar          *group = g_strdup_printf ("text %d", i);
+          raiiaf_png_text t = { 0 };
+          gchar          *keyword = g_key_file_get_string (origin, group, "keyword", NULL);
+          gchar          *text;
+
+          if (! keyword)
+            {
+              g_free (group);
+              break;
+            }
+          text = g_key_file_get_string (origin, group, "text", NULL);
+          t.keyword            = keyword;
+          t.text               = text ? text : "";
+          t.size               = strlen (t.text);
+          t.compressed         = g_key_file_get_boolean (origin, group, "compressed", NULL);
+          t.international      = g_key_file_get_boolean (origin, group, "international", NULL);
+          t.language           = g_key_file_get_string (origin, group, "language", NULL);
+          t.translated_keyword = g_key_file_get_string (origin, group, "translated-keyword", NULL);
+          g_ptr_array_add (em->strings, keyword);
+          g_ptr_array_add (em->strings, text);
+          g_ptr_array_add (em->strings, (gpointer) t.language);
+          g_ptr_array_add (em->strings, (gpointer) t.translated_keyword);
+          g_array_append_val (em->texts, t);
+          g_free (group);
+        }
+    }
+  em->meta.texts      = (const raiiaf_png_text *) em->texts->data;
+  em->meta.text_count = em->texts->len;
+}
+
+void
+raiiaf_export_metadata_clear (RaiiafExportMetadata *em)
+{
+  g_array_free (em->texts, TRUE);
+  g_ptr_array_free (em->strings, TRUE);
+  g_free (em->exif);
+}
+
+/* ------------------------------------------------------------------ */
 /* Export                                                              */
 
 static const struct
@@ -287,6 +585,7 @@ raiiaf_export_settings_default (RaiiafExportSettings *s)
   s->keep_latents   = TRUE;
   s->prompt         = g_strdup ("");
   s->model          = g_strdup ("");
+  s->metadata       = RAIIAF_METADATA_ALL;
 }
 
 void
@@ -309,6 +608,7 @@ raiiaf_export_settings_protect (RaiiafExportSettings *s,
   s->model          = g_strdup ("");
   s->keep_latents   = TRUE;
   s->latent_storage = -1;
+  s->metadata       = RAIIAF_METADATA_ALL;
 }
 
 gboolean
@@ -366,16 +666,44 @@ add_json_parasite (raiiaf_writer         *w,
   return TRUE;
 }
 
+static gboolean
+add_latent (raiiaf_writer         *w,
+            const gchar           *name,
+            RaiiafParasiteLookup   lookup,
+            gpointer               user_data,
+            const gchar           *display_name,
+            GError               **error)
+{
+  GBytes       *bytes = lookup (name, user_data);
+  gconstpointer data;
+  gsize         size;
+  int           err;
+
+  if (! bytes)
+    return TRUE;
+  data = g_bytes_get_data (bytes, &size);
+  err = raiiaf_writer_add_latent_stored (w, data, size);
+  g_bytes_unref (bytes);
+  if (err)
+    return parasite_error (error, display_name, w, err, name);
+  return TRUE;
+}
+
 gboolean
 raiiaf_writer_add_parasites (raiiaf_writer              *w,
+                             GKeyFile                   *origin,
                              const gchar * const        *names,
                              RaiiafParasiteLookup        lookup,
                              gpointer                    user_data,
-                             const RaiiafExportSettings *s,
+                             gboolean                    keep_latents,
+                             gint                        latent_storage,
                              const gchar                *display_name,
                              GError                    **error)
 {
-  int err;
+  GHashTable *done;
+  gchar     **order;
+  gboolean    ok = TRUE;
+  int         err;
 
   if (! add_json_parasite (w, PARASITE_MANIFEST, raiiaf_writer_set_metadata_json,
                            lookup, user_data, display_name, error) ||
@@ -383,38 +711,44 @@ raiiaf_writer_add_parasites (raiiaf_writer              *w,
                            lookup, user_data, display_name, error))
     return FALSE;
 
-  if (! s->keep_latents)
+  if (! keep_latents)
     return TRUE;
-  if (s->latent_storage >= 0)
+  if (latent_storage >= 0)
     {
-      err = raiiaf_writer_set_latent_storage (w, s->latent_storage);
+      err = raiiaf_writer_set_latent_storage (w, latent_storage);
       if (err)
         return raiiaf_export_error (error, display_name, w, err, "latent-storage");
     }
 
-  for (gsize i = 0; names && names[i]; i++)
+  done  = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  order = origin ? g_key_file_get_string_list (origin, "origin", "latents", NULL, NULL)
+                 : NULL;
+  for (gint i = 0; ok && order && order[i]; i++)
     {
-      GBytes       *bytes;
-      gconstpointer data;
-      gsize         size;
+      gchar *name = g_strconcat (PARASITE_LATENT_PREFIX, order[i], NULL);
 
-      if (! g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX))
-        continue;
-      bytes = lookup (names[i], user_data);
-      if (! bytes)
-        continue;
-      data = g_bytes_get_data (bytes, &size);
-      err = raiiaf_writer_add_latent_stored (w, data, size);
-      g_bytes_unref (bytes);
-      if (err)
-        return parasite_error (error, display_name, w, err, names[i]);
+      if (g_hash_table_contains (done, name))
+        g_free (name);
+      else
+        {
+          ok = add_latent (w, name, lookup, user_data, display_name, error);
+          g_hash_table_add (done, name);
+        }
     }
-  return TRUE;
+  for (gsize i = 0; ok && names && names[i]; i++)
+    if (g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX) &&
+        ! g_hash_table_contains (done, names[i]))
+      ok = add_latent (w, names[i], lookup, user_data, display_name, error);
+
+  g_strfreev (order);
+  g_hash_table_destroy (done);
+  return ok;
 }
 
 gboolean
 raiiaf_writer_finish (raiiaf_writer              *w,
                       const RaiiafExportSettings *s,
+                      gboolean                    unchanged,
                       const gchar                *gimp_version,
                       const gchar                *path,
                       const gchar                *display_name,
@@ -429,7 +763,9 @@ raiiaf_writer_finish (raiiaf_writer              *w,
       (err = raiiaf_writer_set_text (w, "model", s->model)))
     return raiiaf_export_error (error, display_name, w, err, "model");
 
-  err = raiiaf_writer_set_software (w, "GIMP", gimp_version, "edited");
+  /* Pixels as opened: the latents still describe the image, nothing to
+   * record. Otherwise the manifest says GIMP edited it. */
+  err = raiiaf_writer_set_software (w, "GIMP", gimp_version, unchanged ? NULL : "edited");
   if (err)
     return raiiaf_export_error (error, display_name, w, err, "software");
 

@@ -21,6 +21,15 @@
 #define PARASITE_ENVIRONMENT   "raiiaf/environment"
 #define PARASITE_LATENT_PREFIX "raiiaf/latent/"
 
+/* Where the image came from (see raiiaf_origin_read). It is not file
+ * content, so it lives outside the "raiiaf/" names. */
+#define PARASITE_ORIGIN        "raiiaf-gimp/origin"
+
+/* The pixel limit the plug-ins give the library: 2^28 pixels (16384 x
+ * 16384; 2 GiB as 16-bit RGBA), a quarter of the library's default. GIMP
+ * has no pixel limit of its own that a plug-in can read. */
+#define RAIIAF_GIMP_MAX_IMAGE_PIXELS ((uint64_t) 1 << 28)
+
 /* GIMP's XCF loader refuses parasites larger than this, so a bigger latent
  * would open but be lost when the image is saved as XCF. */
 #define XCF_MAX_PARASITE_SIZE ((guint64) 256 << 20)
@@ -59,8 +68,8 @@ void     raiiaf_set_ctx_error      (GError          **error,
                                     const raiiaf_ctx *ctx,
                                     int               err);
 
-/* Opens `path`, checks the image fits `max_side` and decodes it into
- * *pixels (g_free); *format is the image's. */
+/* Opens `path` (within RAIIAF_GIMP_MAX_IMAGE_PIXELS), checks the image fits
+ * `max_side` and decodes it into *pixels (g_free); *format is the image's. */
 gboolean raiiaf_open_and_decode    (raiiaf_ctx         **ctx,
                                     const gchar         *path,
                                     const gchar         *display_name,
@@ -81,6 +90,74 @@ gboolean raiiaf_read_attachments   (raiiaf_ctx   *ctx,
                                     gchar       **comment,
                                     GError      **error);
 
+/* ---- origin record: what export needs to keep what the file held ---------- */
+
+/* A digest of pixels and the ICC profile they are in: the same digest at
+ * open and at export means the picture was not changed. */
+guint64   raiiaf_pixel_digest     (const guchar *data, gsize size,
+                                   const guint8 *icc, gsize icc_size);
+
+/* Where the image came from: the file (by path and image digest, to copy
+ * its PNG bytes back when nothing changed), the pixels' digest (pixels in
+ * info->format, `icc` their profile or NULL), resolution, the latents in
+ * file order and the embedded PNG's metadata as stored (*png_meta, free
+ * with raiiaf_free; kept for the caller). */
+gboolean  raiiaf_origin_read      (raiiaf_ctx               *ctx,
+                                   const gchar              *path,
+                                   const raiiaf_image_info  *info,
+                                   const guchar             *pixels,
+                                   const guint8             *icc,
+                                   gsize                     icc_size,
+                                   raiiaf_png_metadata     **png_meta,
+                                   GKeyFile                **origin,
+                                   const gchar              *display_name,
+                                   GError                  **error);
+/* The record from a parasite's bytes, or NULL. */
+GKeyFile *raiiaf_origin_parse     (gconstpointer data, gsize size);
+/* Whether `pixels` (in `format`, with profile `icc`) are those opened. */
+gboolean  raiiaf_origin_unchanged (GKeyFile *origin, int format,
+                                   const guchar *pixels, gsize size,
+                                   const guint8 *icc, gsize icc_size);
+/* Whether the resolution (dots per inch) is the file's; a file without
+ * pHYs opens at the host's default, so then only "not dirty" tells. */
+gboolean  raiiaf_origin_same_resolution (GKeyFile *origin, gdouble xres,
+                                         gdouble yres, gboolean dirty);
+/* The PNG bytes of the file the image came from, when it still holds the
+ * image the user opened; NULL otherwise. */
+GBytes   *raiiaf_origin_png_bytes (GKeyFile *origin);
+guint64   raiiaf_resolution_ppm   (gdouble dpi);
+
+/* Which pieces of the PNG's metadata go out again (the export options
+ * include-exif, include-xmp, include-text, include-color-profile,
+ * include-resolution). */
+typedef struct
+{
+  gboolean exif;
+  gboolean xmp;
+  gboolean text;
+  gboolean color_profile;
+  gboolean resolution;
+} RaiiafMetadataChoice;
+
+#define RAIIAF_METADATA_ALL ((RaiiafMetadataChoice) { TRUE, TRUE, TRUE, TRUE, TRUE })
+
+gboolean  raiiaf_metadata_all_kept (const RaiiafMetadataChoice *choice);
+
+/* The embedded PNG's metadata to write: what the file had (the origin
+ * record), less what the user unticked. */
+typedef struct
+{
+  raiiaf_png_metadata  meta;
+  GArray              *texts;   /* raiiaf_png_text */
+  GPtrArray           *strings; /* what the texts point to */
+  guchar              *exif;
+} RaiiafExportMetadata;
+
+void      raiiaf_export_metadata_build (RaiiafExportMetadata       *em,
+                                        GKeyFile                   *origin,
+                                        const RaiiafMetadataChoice *choice);
+void      raiiaf_export_metadata_clear (RaiiafExportMetadata       *em);
+
 /* ---- export ------------------------------------------------------------- */
 
 typedef struct
@@ -90,14 +167,16 @@ typedef struct
   gboolean  keep_latents;
   gchar    *prompt;          /* "" or NULL: the image's own */
   gchar    *model;
+  RaiiafMetadataChoice metadata;  /* what of the PNG's metadata goes out */
 } RaiiafExportSettings;
 
 void     raiiaf_export_settings_default (RaiiafExportSettings *s);
 void     raiiaf_export_settings_clear   (RaiiafExportSettings *s);
 /* Remembered settings are applied to an image only when they are its own:
  * for an image that carries a file's manifest or latents and has no export
- * of its own yet, a prompt, model, "no latents" or storage remembered from
- * another image's export must not change what its file had. */
+ * of its own yet, a prompt, model, "no latents", storage or metadata left
+ * out, remembered from another image's export, must not change what its
+ * file had. */
 void     raiiaf_export_settings_protect (RaiiafExportSettings *s,
                                          gboolean              image_has_raiiaf,
                                          gboolean              settings_are_own);
@@ -113,21 +192,27 @@ gboolean raiiaf_export_error       (GError              **error,
 
 /* Gives the writer the parasites an image carries: `lookup` returns a
  * parasite's bytes (or NULL when the image has none by that name), `names`
- * lists the image's parasite names. */
+ * lists the image's parasite names. The latents go in the file's order
+ * (the origin record's list, when there is one), then any a script
+ * attached since, in the order GIMP lists them. */
 typedef GBytes *(*RaiiafParasiteLookup) (const gchar *name, gpointer user_data);
 
 gboolean raiiaf_writer_add_parasites (raiiaf_writer              *w,
+                                      GKeyFile                   *origin,
                                       const gchar * const        *names,
                                       RaiiafParasiteLookup        lookup,
                                       gpointer                    user_data,
-                                      const RaiiafExportSettings *s,
+                                      gboolean                    keep_latents,
+                                      gint                        latent_storage,
                                       const gchar                *display_name,
                                       GError                    **error);
 
-/* Prompt and model from the settings, the software ("GIMP", version), then
- * writes `path` atomically. */
+/* Prompt and model from the settings, the software ("GIMP", version; an
+ * edit recorded unless the pixels are those opened), then writes `path`
+ * atomically. */
 gboolean raiiaf_writer_finish      (raiiaf_writer              *w,
                                     const RaiiafExportSettings *s,
+                                    gboolean                    unchanged,
                                     const gchar                *gimp_version,
                                     const gchar                *path,
                                     const gchar                *display_name,

@@ -85,7 +85,12 @@ query (void)
     { GIMP_PDB_INT32,    "keep-latents",   "Write the latents the image carries (its '"
                                            PARASITE_LATENT_PREFIX "*' parasites) into the file (TRUE, FALSE)" },
     { GIMP_PDB_STRING,   "prompt",         "Prompt recorded in the manifest; empty keeps the image's own" },
-    { GIMP_PDB_STRING,   "model",          "Model name recorded in the manifest; empty keeps the image's own" }
+    { GIMP_PDB_STRING,   "model",          "Model name recorded in the manifest; empty keeps the image's own" },
+    { GIMP_PDB_INT32,    "include-exif",   "Write the Exif data the file's PNG had (TRUE, FALSE)" },
+    { GIMP_PDB_INT32,    "include-xmp",    "Write the XMP packet the file's PNG had (TRUE, FALSE)" },
+    { GIMP_PDB_INT32,    "include-text",   "Write the text chunks the file's PNG had (TRUE, FALSE)" },
+    { GIMP_PDB_INT32,    "include-color-profile", "Write the image's ICC profile (TRUE, FALSE)" },
+    { GIMP_PDB_INT32,    "include-resolution",    "Write the image's resolution as pHYs (TRUE, FALSE)" }
   };
 
   gimp_install_procedure (LOAD_PROC,
@@ -163,6 +168,8 @@ typedef struct
   GimpColorProfile   *profile;
   GPtrArray          *attachments;
   gchar              *comment;
+  raiiaf_png_metadata *png_meta;
+  GKeyFile           *origin;    /* becomes the PARASITE_ORIGIN parasite */
 } LoadedFile;
 
 static void
@@ -173,6 +180,9 @@ loaded_file_clear (LoadedFile *lf)
   g_clear_object (&lf->profile);
   g_free (lf->pixels);
   g_free (lf->comment);
+  raiiaf_free (lf->png_meta);
+  if (lf->origin)
+    g_key_file_free (lf->origin);
   raiiaf_ctx_free (lf->ctx);
   memset (lf, 0, sizeof *lf);
 }
@@ -232,6 +242,16 @@ open_file (LoadedFile  *lf,
                                  &lf->comment, error));
   if (ok)
     read_profile (lf, display_name);
+  if (ok && with_attachments)
+    {
+      const guint8 *icc = NULL;
+      gsize         icc_size = 0;
+
+      if (lf->profile)
+        icc = gimp_color_profile_get_icc_profile (lf->profile, &icc_size);
+      ok = raiiaf_origin_read (lf->ctx, path, &lf->info, lf->pixels, icc, icc_size,
+                               &lf->png_meta, &lf->origin, display_name, error);
+    }
   g_free (display_name);
   return ok;
 }
@@ -251,6 +271,9 @@ create_image (LoadedFile *lf, const gchar *path)
                                          lf->format->sixteen ? GIMP_PRECISION_U16_GAMMA
                                                              : GIMP_PRECISION_U8_GAMMA);
   gimp_image_set_filename (image, path);
+  /* As GIMP's PNG loader: pHYs is the resolution. */
+  if (lf->info.ppm_x && lf->info.ppm_y)
+    gimp_image_set_resolution (image, lf->info.ppm_x * 0.0254, lf->info.ppm_y * 0.0254);
   if (lf->profile)
     gimp_image_set_color_profile (image, lf->profile);
 
@@ -351,6 +374,14 @@ load (const gchar *path, gint32 *image_out, GError **error)
     }
   if (lf.comment)
     attach (image, "gimp-comment", lf.comment, strlen (lf.comment) + 1);
+  if (lf.origin)
+    {
+      gsize  size;
+      gchar *data = g_key_file_to_data (lf.origin, &size, NULL);
+
+      attach (image, PARASITE_ORIGIN, data, size);
+      g_free (data);
+    }
   set_metadata (image, lf.ctx);
 
   loaded_file_clear (&lf);
@@ -391,67 +422,75 @@ load_thumb (const gchar *path, GimpParam *values, GError **error)
 }
 
 /* ------------------------------------------------------------------ */
-/* Export settings: remembered as "compression\nstorage\nkeep\nprompt\0model"
- * (gimp_set_data for any image, a parasite for one image).             */
+/* Export settings: remembered as a key file (gimp_set_data for any
+ * image, a parasite for one image).                                   */
+
+static const gchar *const metadata_keys[] =
+{
+  "include-exif", "include-xmp", "include-text", "include-color-profile",
+  "include-resolution"
+};
+
+static gboolean *
+metadata_flag (RaiiafMetadataChoice *m, gsize i)
+{
+  gboolean *flags[] = { &m->exif, &m->xmp, &m->text, &m->color_profile, &m->resolution };
+
+  return flags[i];
+}
 
 static GBytes *
 settings_serialize (const RaiiafExportSettings *s)
 {
-  gchar *head = g_strdup_printf ("%d\n%s\n%d\n", s->compression,
-                                 raiiaf_storage_name (s->latent_storage),
-                                 s->keep_latents ? 1 : 0);
-  GByteArray *bytes = g_byte_array_new ();
+  GKeyFile *kf = g_key_file_new ();
+  RaiiafMetadataChoice m = s->metadata;
+  gsize     size;
+  gchar    *data;
 
-  g_byte_array_append (bytes, (const guint8 *) head, strlen (head));
-  g_byte_array_append (bytes, (const guint8 *) s->prompt, strlen (s->prompt) + 1);
-  g_byte_array_append (bytes, (const guint8 *) s->model, strlen (s->model) + 1);
-  g_free (head);
-  return g_byte_array_free_to_bytes (bytes);
+  g_key_file_set_integer (kf, "export", "compression", s->compression);
+  g_key_file_set_string  (kf, "export", "latent-storage", raiiaf_storage_name (s->latent_storage));
+  g_key_file_set_boolean (kf, "export", "keep-latents", s->keep_latents);
+  g_key_file_set_string  (kf, "export", "prompt", s->prompt);
+  g_key_file_set_string  (kf, "export", "model", s->model);
+  for (gsize i = 0; i < G_N_ELEMENTS (metadata_keys); i++)
+    g_key_file_set_boolean (kf, "export", metadata_keys[i], *metadata_flag (&m, i));
+  data = g_key_file_to_data (kf, &size, NULL);
+  g_key_file_free (kf);
+  return g_bytes_new_take (data, size);
 }
 
 static gboolean
-settings_parse (RaiiafExportSettings *s, const guint8 *data, gsize size)
+settings_parse (RaiiafExportSettings *s, gconstpointer data, gsize size)
 {
-  const gchar *p = (const gchar *) data;
-  const gchar *end = p + size;
-  const gchar *prompt_end;
-  gchar      **head;
-  gchar       *head_text;
-  gint         storage;
+  GKeyFile *kf = g_key_file_new ();
+  gchar    *storage;
+  gboolean  ok;
 
-  /* head\0-less text, then two NUL-terminated strings */
-  const gchar *nl = p;
-  for (int lines = 0; lines < 3; lines++)
+  ok = g_key_file_load_from_data (kf, data, size, G_KEY_FILE_NONE, NULL) &&
+       g_key_file_has_group (kf, "export");
+  storage = ok ? g_key_file_get_string (kf, "export", "latent-storage", NULL) : NULL;
+  ok = ok && raiiaf_storage_from_name (storage) != -2;
+  if (ok)
     {
-      nl = memchr (nl, '\n', end - nl);
-      if (! nl)
-        return FALSE;
-      nl++;
+      s->compression    = CLAMP (g_key_file_get_integer (kf, "export", "compression", NULL), 0, 9);
+      s->latent_storage = raiiaf_storage_from_name (storage);
+      s->keep_latents   = g_key_file_get_boolean (kf, "export", "keep-latents", NULL);
+      g_free (s->prompt);
+      g_free (s->model);
+      s->prompt = g_key_file_get_string (kf, "export", "prompt", NULL);
+      s->model  = g_key_file_get_string (kf, "export", "model", NULL);
+      if (! s->prompt)
+        s->prompt = g_strdup ("");
+      if (! s->model)
+        s->model = g_strdup ("");
+      for (gsize i = 0; i < G_N_ELEMENTS (metadata_keys); i++)
+        *metadata_flag (&s->metadata, i) =
+          ! g_key_file_has_key (kf, "export", metadata_keys[i], NULL) ||
+          g_key_file_get_boolean (kf, "export", metadata_keys[i], NULL);
     }
-  prompt_end = memchr (nl, '\0', end - nl);
-  if (! prompt_end || ! memchr (prompt_end + 1, '\0', end - (prompt_end + 1)))
-    return FALSE;
-  if (! g_utf8_validate (nl, -1, NULL) || ! g_utf8_validate (prompt_end + 1, -1, NULL))
-    return FALSE;
-
-  head_text = g_strndup (p, nl - p);
-  head = g_strsplit (head_text, "\n", 4);
-  g_free (head_text);
-  storage = raiiaf_storage_from_name (head[1]);
-  if (storage == -2)
-    {
-      g_strfreev (head);
-      return FALSE;
-    }
-  s->compression    = CLAMP (atoi (head[0]), 0, 9);
-  s->latent_storage = storage;
-  s->keep_latents   = atoi (head[2]) != 0;
-  g_strfreev (head);
-  g_free (s->prompt);
-  g_free (s->model);
-  s->prompt = g_strdup (nl);
-  s->model  = g_strdup (prompt_end + 1);
-  return TRUE;
+  g_free (storage);
+  g_key_file_free (kf);
+  return ok;
 }
 
 /* The settings remembered for this image, or else for the last export of
@@ -528,6 +567,13 @@ static const struct
   { "zfp",  "zfp (lossless)" },
 };
 
+/* The same labels as the GIMP 3 dialog's. */
+static const gchar *const metadata_labels[] =
+{
+  "Save Ex_if", "Save _XMP", "Save PNG _text", "Save color pr_ofile",
+  "Save resol_ution"
+};
+
 static gboolean
 export_dialog (RaiiafExportSettings *s)
 {
@@ -538,12 +584,13 @@ export_dialog (RaiiafExportSettings *s)
   GtkWidget *keep;
   GtkWidget *prompt;
   GtkWidget *model;
+  GtkWidget *include[G_N_ELEMENTS (metadata_keys)];
   gboolean   run;
   gint       row = 0;
 
   dialog = gimp_export_dialog_new ("raiiaf", PLUG_IN_BINARY, EXPORT_PROC);
 
-  grid = gtk_table_new (5, 2, FALSE);
+  grid = gtk_table_new (5 + G_N_ELEMENTS (metadata_keys), 2, FALSE);
   gtk_container_set_border_width (GTK_CONTAINER (grid), 12);
   gtk_table_set_row_spacings (GTK_TABLE (grid), 6);
   gtk_table_set_col_spacings (GTK_TABLE (grid), 6);
@@ -584,6 +631,16 @@ export_dialog (RaiiafExportSettings *s)
   gimp_table_attach_aligned (GTK_TABLE (grid), 0, row++, "_Model:",
                              0.0, 0.5, model, 1, FALSE);
 
+  for (gsize i = 0; i < G_N_ELEMENTS (metadata_keys); i++)
+    {
+      include[i] = gtk_check_button_new_with_mnemonic (metadata_labels[i]);
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (include[i]),
+                                    *metadata_flag (&s->metadata, i));
+      gtk_table_attach (GTK_TABLE (grid), include[i], 0, 2, row, row + 1,
+                        GTK_FILL, GTK_FILL, 0, 0);
+      row++;
+    }
+
   gtk_widget_show_all (dialog);
   run = gimp_dialog_run (GIMP_DIALOG (dialog)) == GTK_RESPONSE_OK;
 
@@ -597,6 +654,9 @@ export_dialog (RaiiafExportSettings *s)
       g_free (s->model);
       s->prompt = g_strdup (gtk_entry_get_text (GTK_ENTRY (prompt)));
       s->model  = g_strdup (gtk_entry_get_text (GTK_ENTRY (model)));
+      for (gsize i = 0; i < G_N_ELEMENTS (metadata_keys); i++)
+        *metadata_flag (&s->metadata, i) =
+          gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (include[i]));
     }
   gtk_widget_destroy (dialog);
   return run;
@@ -620,22 +680,37 @@ lookup_parasite (const gchar *name, gpointer user_data)
   return bytes;
 }
 
+/* Gives the writer the image: the file's own PNG bytes when the pixels,
+ * profile, resolution and metadata are as opened, else the pixels encoded
+ * with the metadata that goes out. *unchanged tells whether the pixels are
+ * the ones opened (then the latents still describe them). */
 static gboolean
-set_image_from_drawable (raiiaf_writer        *w,
-                         gint32                image,
-                         gint32                drawable,
+set_image_from_drawable (raiiaf_writer              *w,
+                         gint32                      image,
+                         gint32                      drawable,
+                         gint32                      original,
+                         GKeyFile                   *origin,
                          const RaiiafExportSettings *s,
-                         const gchar          *display_name,
-                         GError              **error)
+                         const gchar                *display_name,
+                         gboolean                   *unchanged,
+                         GError                    **error)
 {
-  GimpColorProfile   *profile;
-  const RaiiafFormat *map;
-  GeglBuffer         *buffer;
-  raiiaf_pixels       px = { 0 };
-  gboolean            sixteen;
-  guchar             *pixels;
-  gsize               size;
-  int                 err;
+  GimpColorProfile    *profile;
+  const RaiiafFormat  *map;
+  GeglBuffer          *buffer;
+  raiiaf_pixels        px = { 0 };
+  RaiiafExportMetadata em;
+  const guint8        *icc = NULL;
+  gsize                icc_size = 0;
+  gdouble              xres, yres;
+  GBytes              *kept = NULL;
+  void                *png = NULL;
+  size_t               png_size = 0;
+  char                 message[256] = "";
+  gboolean             sixteen;
+  guchar              *pixels;
+  gsize                size;
+  int                  err;
 
   /* As GIMP's PNG exporter: 8-bit precisions stay 8 bits, anything
    * deeper becomes 16. */
@@ -680,24 +755,54 @@ set_image_from_drawable (raiiaf_writer        *w,
 
   /* NULL when the image uses GIMP's built-in sRGB: the PNG then says
    * nothing about colour, which means sRGB too. */
-  profile = gimp_image_get_color_profile (image);
+  profile = gimp_image_get_color_profile (original);
   if (profile)
+    icc = gimp_color_profile_get_icc_profile (profile, &icc_size);
+  gimp_image_get_resolution (original, &xres, &yres);
+
+  *unchanged = raiiaf_origin_unchanged (origin, px.format, pixels, size, icc, icc_size);
+  /* A file without pHYs opens at GIMP's default resolution; a change to
+   * it makes the image dirty. */
+  if (*unchanged && raiiaf_metadata_all_kept (&s->metadata) &&
+      raiiaf_origin_same_resolution (origin, xres, yres, gimp_image_is_dirty (original)))
+    kept = raiiaf_origin_png_bytes (origin);
+
+  if (kept)
     {
-      gsize icc_size;
-
-      px.icc      = gimp_color_profile_get_icc_profile (profile, &icc_size);
-      px.icc_size = icc_size;
-      px.icc_name = gimp_color_profile_get_label (profile);
+      err = raiiaf_writer_set_image_png (w, g_bytes_get_data (kept, NULL),
+                                         g_bytes_get_size (kept));
+      g_bytes_unref (kept);
+      if (err)
+        raiiaf_export_error (error, display_name, w, err, "image");
     }
-
-  err = raiiaf_writer_set_image_pixels (w, &px, s->compression);
+  else
+    {
+      if (profile && s->metadata.color_profile)
+        {
+          px.icc      = icc;
+          px.icc_size = icc_size;
+          px.icc_name = gimp_color_profile_get_label (profile);
+        }
+      if (s->metadata.resolution)
+        {
+          px.ppm_x = (uint32_t) raiiaf_resolution_ppm (xres);
+          px.ppm_y = (uint32_t) raiiaf_resolution_ppm (yres);
+        }
+      raiiaf_export_metadata_build (&em, origin, &s->metadata);
+      err = raiiaf_encode_png (&px, s->compression, &em.meta, &png, &png_size,
+                               message, sizeof message);
+      raiiaf_export_metadata_clear (&em);
+      if (err)
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                     "Could not export '%s' (image): %s", display_name, message);
+      else if ((err = raiiaf_writer_set_image_png (w, png, png_size)))
+        raiiaf_export_error (error, display_name, w, err, "image");
+      raiiaf_free (png);
+    }
 
   g_clear_object (&profile);
   g_free (pixels);
-
-  if (err)
-    return raiiaf_export_error (error, display_name, w, err, "image");
-  return TRUE;
+  return err == RAIIAF_OK;
 }
 
 static gboolean
@@ -712,6 +817,9 @@ export_image (const gchar                *path,
   gchar         *display_name = g_filename_display_name (path);
   gchar        **names;
   gint           count = 0;
+  GimpParasite  *parasite;
+  GKeyFile      *origin = NULL;
+  gboolean       unchanged = FALSE;
   gboolean       ok = FALSE;
 
   w = raiiaf_writer_new ();
@@ -725,14 +833,26 @@ export_image (const gchar                *path,
   gimp_progress_init_printf ("Exporting '%s'", display_name);
 
   /* Parasites come from the image the user sees. */
+  parasite = gimp_image_get_parasite (original, PARASITE_ORIGIN);
+  if (parasite)
+    {
+      origin = raiiaf_origin_parse (gimp_parasite_data (parasite),
+                                    gimp_parasite_data_size (parasite));
+      gimp_parasite_free (parasite);
+    }
   names = gimp_image_get_parasite_list (original, &count);
-  if (raiiaf_writer_add_parasites (w, (const gchar * const *) names, lookup_parasite,
-                                   GINT_TO_POINTER (original), s, display_name, error) &&
-      set_image_from_drawable (w, image, drawable, s, display_name, error))
+  if (raiiaf_writer_add_parasites (w, origin, (const gchar * const *) names,
+                                   lookup_parasite, GINT_TO_POINTER (original),
+                                   s->keep_latents, s->latent_storage,
+                                   display_name, error) &&
+      set_image_from_drawable (w, image, drawable, original, origin, s,
+                               display_name, &unchanged, error))
     {
       gimp_progress_update (0.5);
-      ok = raiiaf_writer_finish (w, s, GIMP_VERSION, path, display_name, error);
+      ok = raiiaf_writer_finish (w, s, unchanged, GIMP_VERSION, path, display_name, error);
     }
+  if (origin)
+    g_key_file_free (origin);
   if (ok)
     gimp_progress_update (1.0);
 
@@ -769,7 +889,7 @@ export (gint              nparams,
 
       if (storage && *storage)
         {
-          if (nparams != 10 || raiiaf_storage_from_name (storage) == -2 ||
+          if ((nparams != 10 && nparams != 15) || raiiaf_storage_from_name (storage) == -2 ||
               param[5].data.d_int32 < 0 || param[5].data.d_int32 > 9)
             {
               g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
@@ -785,6 +905,8 @@ export (gint              nparams,
           g_free (s.model);
           s.prompt = g_strdup (param[8].data.d_string ? param[8].data.d_string : "");
           s.model  = g_strdup (param[9].data.d_string ? param[9].data.d_string : "");
+          for (gsize i = 0; nparams == 15 && i < G_N_ELEMENTS (metadata_keys); i++)
+            *metadata_flag (&s.metadata, i) = param[10 + i].data.d_int32 != 0;
         }
     }
   else

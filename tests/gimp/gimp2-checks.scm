@@ -6,6 +6,9 @@
 ;   CORRUPT    ("PATH" ...) broken files the library rejects
 ;   GREY-RGB-ICC  #t when WORK/grey-rgb-icc.raiiaf (a grey image with an RGB
 ;              profile) could be made
+;   ORIGIN     #t when WORK/origin.raiiaf (PNG metadata, latents c, a, b),
+;              WORK/huge.raiiaf, out/origin-unchanged-again.raiiaf (a copy)
+;              and out/link.raiiaf (a link to out/link-target.raiiaf) exist
 ; Every check writes "ok - ..." or "not ok - ..." to WORK/gimp-checks.log,
 ; the last line is "DONE failures=N". Files go to WORK/out/, where
 ; test-gimp.py checks them with the library afterwards:
@@ -43,7 +46,8 @@
 
 (define (export image path compression storage keep prompt model)
   (file-raiiaf-export RUN-NONINTERACTIVE image (image-drawable image) path path
-                      compression storage keep prompt model))
+                      compression storage keep prompt model
+                      TRUE TRUE TRUE TRUE TRUE))  ; include-exif/xmp/text/color-profile/resolution
 
 (define (parasite-names image) (cadr (gimp-image-get-parasite-list image)))
 
@@ -177,7 +181,7 @@
                                                        (image-drawable image)
                                                        (out "last-values.raiiaf")
                                                        (out "last-values.raiiaf")
-                                                       6 "" 0 "" ""))))
+                                                       6 "" 0 "" "" 0 0 0 0 0))))
            "last values: export")
     (check (not (fails? (lambda () (export image (out "override.raiiaf") 6 "keep" 1
                                            "a new prompt, with a comma" "other-model"))))
@@ -227,6 +231,49 @@
            "indexed image: export")
     (gimp-image-delete image)))
 
+; ---- what a .raiiaf held comes back (see check_origin_exports) -----------------
+
+(define (check-origin)
+  (let* ((path (string-append WORK "/origin.raiiaf"))
+         (image (load-raiiaf path))
+         (xcf (out "origin.xcf")))
+    (check (has-parasite? image "raiiaf-gimp/origin") "origin: origin record attached")
+    ; unchanged: the original PNG bytes, no edit recorded
+    (check (not (fails? (lambda () (export image (out "origin-unchanged.raiiaf") 6 "keep" 1 "" ""))))
+           "origin: unchanged export")
+    (gimp-xcf-save RUN-NONINTERACTIVE image (image-drawable image) xcf xcf)
+    (let ((from-xcf (car (gimp-xcf-load RUN-NONINTERACTIVE xcf xcf))))
+      (check (not (fails? (lambda () (export from-xcf (out "origin-from-xcf.raiiaf")
+                                             6 "keep" 1 "" ""))))
+             "origin: unchanged export from XCF")
+      (gimp-image-delete from-xcf))
+    ; Overwrite (last values) onto the file it came from, twice
+    (let* ((again (out "origin-unchanged-again.raiiaf"))
+           (img2 (load-raiiaf again)))
+      (check (not (fails? (lambda ()
+                            (file-raiiaf-export RUN-WITH-LAST-VALS img2 (image-drawable img2)
+                                                again again 6 "" 0 "" "" 0 0 0 0 0)
+                            (file-raiiaf-export RUN-WITH-LAST-VALS img2 (image-drawable img2)
+                                                again again 6 "" 0 "" "" 0 0 0 0 0))))
+             "origin: overwrite twice")
+      (gimp-image-delete img2))
+    ; edited: re-encoded, the PNG's metadata written back (or all but XMP)
+    (gimp-drawable-invert (image-drawable image) FALSE)
+    (check (not (fails? (lambda () (export image (out "origin-edited.raiiaf") 6 "keep" 1 "" ""))))
+           "origin: edited export")
+    (check (not (fails? (lambda ()
+                          (file-raiiaf-export RUN-NONINTERACTIVE image (image-drawable image)
+                                              (out "origin-no-xmp.raiiaf") (out "origin-no-xmp.raiiaf")
+                                              6 "keep" 1 "" "" TRUE FALSE TRUE TRUE TRUE))))
+           "origin: export without XMP")
+    ; onto a symbolic link to a file with mode 0640
+    (check (not (fails? (lambda () (export image (out "link.raiiaf") 6 "keep" 1 "" ""))))
+           "origin: export onto a symlink")
+    (gimp-image-delete image))
+  ; more pixels than the plug-in's limit: refused before decoding
+  (check (fails? (lambda () (load-raiiaf (string-append WORK "/huge.raiiaf"))))
+         "huge: refused"))
+
 ; ---- main ----------------------------------------------------------------------
 
 (check (= (car (gimp-procedural-db-proc-exists "file-raiiaf-load")) 1) "procedures registered")
@@ -239,5 +286,7 @@
 (catch (check #f "failed export: error") (check-failed-export (cadr (car FIXTURES))))
 (catch (check #f "options: error") (check-options (cadr (car FIXTURES))))
 (catch (check #f "new images: error") (check-new-images))
+(if ORIGIN
+    (catch (check #f "origin: error") (check-origin)))
 (log-line (string-append "DONE failures=" (number->string failures)))
 (close-output-port LOG)

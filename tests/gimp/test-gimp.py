@@ -125,6 +125,8 @@ def gimp2_command(args, work, corrupt):
             scheme_string(os.path.join(work, 'corrupt', c + '.raiiaf')) for c in corrupt))
         f.write('(define GREY-RGB-ICC %s)\n' % (
             '#t' if os.path.exists(os.path.join(work, 'grey-rgb-icc.raiiaf')) else '#f'))
+        f.write('(define ORIGIN %s)\n' % (
+            '#t' if os.path.exists(os.path.join(work, 'origin.raiiaf')) else '#f'))
         f.write('(load %s)\n' % scheme_string(checks))
     return [args.gimp, '-i', '-d', '-f', '-b', '(load %s)' % scheme_string(prelude),
             '-b', '(gimp-quit 0)']
@@ -170,6 +172,11 @@ def run_gimp(args, work, corrupt):
             expect = open(os.path.join(work, 'corrupt', variant + '.expect')).read()
             check("Could not open '%s' as a raiiaf file: %s" % (path, expect) in output,
                   '%s: GIMP shows the message "%s"' % (variant, expect))
+        huge = os.path.join(work, 'huge.raiiaf')
+        if os.path.exists(huge):
+            check(any(line.startswith("Could not open '%s'" % huge) and 'limit' in line
+                      for line in output.splitlines()),
+                  'huge: refused by the plug-in\'s pixel limit')
     check(rc == 0, 'GIMP exits 0 (got %s)' % rc)
     check(bool(lines) and lines[-1] == 'DONE failures=0', 'every check inside GIMP passed')
     for needle in ('Plug-in crashed', 'Segmentation fault', 'file-raiiaf-CRITICAL',
@@ -530,7 +537,17 @@ def main():
                     os.path.join(work, 'grey-rgb-icc.raiiaf'), check_rc=args.api != '2.0')
         if res.returncode != 0:
             print('# no grey image with an RGB profile: %s' % res.stderr.strip())
-        origin = make_origin_files(args, work) if args.api == '3.0' else False
+        origin = make_origin_files(args, work)
+        if origin and args.api == '2.0':
+            # Script-Fu copies no files and makes no links: ready here what
+            # gimp-checks.py makes itself.
+            out = os.path.join(work, 'out')
+            shutil.copyfile(os.path.join(work, 'origin.raiiaf'),
+                            os.path.join(out, 'origin-unchanged-again.raiiaf'))
+            target = os.path.join(out, 'link-target.raiiaf')
+            shutil.copyfile(os.path.join(fdir, 'astronaut-f32-zfp.raiiaf'), target)
+            os.chmod(target, 0o640)
+            os.symlink('link-target.raiiaf', os.path.join(out, 'link.raiiaf'))
         run_gimp(args, work, corrupt)
         check_exports(args, work, fixtures)
         if origin:
