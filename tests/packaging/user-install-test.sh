@@ -5,12 +5,18 @@
 # throwaway HOME: a static build installed with --prefix=$HOME/.local, the
 # plug-in in GIMP's user folder and the coder in a folder named by
 # MAGICK_CODER_MODULE_PATH; then GIMP, magick, the MIME cache and the
-# thumbnailer must work from there. Exits 77 when GIMP 3 or ImageMagick 7
-# is missing.
+# thumbnailer must work from there. With GIMP 3 and ImageMagick 7, or (Debian
+# 12) GIMP 2.10 and ImageMagick 6; exits 77 when neither pair is there.
 set -u
 src=$(CDPATH= cd -- "$1" && pwd)
-command -v gimp-console-3.0 >/dev/null 2>&1 || { echo "SKIP: no gimp-console-3.0"; exit 77; }
-command -v magick >/dev/null 2>&1 || { echo "SKIP: no magick (ImageMagick 7)"; exit 77; }
+if command -v gimp-console-3.0 >/dev/null 2>&1 && command -v magick >/dev/null 2>&1; then
+    gimp=3.0 convert=magick identify="magick identify"
+elif command -v gimp-console-2.10 >/dev/null 2>&1 && command -v convert >/dev/null 2>&1; then
+    gimp=2.10 convert=convert identify=identify
+else
+    echo "SKIP: neither GIMP 3 and magick nor GIMP 2.10 and convert"
+    exit 77
+fi
 
 work=$2/user-install
 rm -rf "$work"
@@ -18,7 +24,8 @@ mkdir -p "$work/home"
 work=$(CDPATH= cd -- "$work" && pwd)
 trap 'rm -rf "$work"' EXIT
 export HOME="$work/home"
-unset XDG_DATA_HOME XDG_CONFIG_HOME GIMP3_DIRECTORY GIMP3_PLUGINDIR MAGICK_CODER_MODULE_PATH
+unset XDG_DATA_HOME XDG_CONFIG_HOME GIMP3_DIRECTORY GIMP3_PLUGINDIR GIMP2_DIRECTORY \
+    MAGICK_CODER_MODULE_PATH
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -26,7 +33,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # ---- The README's commands ------------------------------------------------
 if ! { meson setup "$work/build" "$src" --prefix="$HOME/.local" -Ddefault_library=static \
            -Dtests=false \
-           -Dgimp_plugindir="$HOME/.config/GIMP/3.0/plug-ins" \
+           -Dgimp_plugindir="$HOME/.config/GIMP/$gimp/plug-ins" \
            -Dimagemagick_moduledir="$HOME/.local/lib/ImageMagick/coders" &&
        meson compile -C "$work/build" -j 2 &&
        meson install -C "$work/build"; } >"$work/build.log" 2>&1; then
@@ -37,14 +44,14 @@ fi
 pass "static build installed into \$HOME"
 
 for f in .local/bin/raiiaf .local/bin/raiiaf-thumbnailer \
-         .config/GIMP/3.0/plug-ins/file-raiiaf/file-raiiaf \
+         .config/GIMP/$gimp/plug-ins/file-raiiaf/file-raiiaf \
          .local/lib/ImageMagick/coders/raiiaf.so .local/lib/ImageMagick/coders/raiiaf.la \
          .local/share/mime/packages/raiiaf.xml .local/share/thumbnailers/raiiaf.thumbnailer \
          .local/share/man/man1/raiiaf.1 .local/share/man/man1/raiiaf-thumbnailer.1; do
     [ -e "$HOME/$f" ] && pass "installed ~/$f" || fail "missing ~/$f"
 done
 # Statically linked: nothing to find at run time.
-for f in .local/bin/raiiaf-thumbnailer .config/GIMP/3.0/plug-ins/file-raiiaf/file-raiiaf \
+for f in .local/bin/raiiaf-thumbnailer .config/GIMP/$gimp/plug-ins/file-raiiaf/file-raiiaf \
          .local/lib/ImageMagick/coders/raiiaf.so; do
     if ldd "$HOME/$f" 2>/dev/null | grep -q libraiiaf; then
         fail "~/$f needs libraiiaf.so at run time"
@@ -61,29 +68,39 @@ grep -qx 'image/x-raiiaf' "$HOME/.local/share/mime/types" 2>/dev/null &&
 
 # ---- ImageMagick through MAGICK_CODER_MODULE_PATH, as the README says -------
 in="$src/tests/fixtures/palette-zfp.raiiaf"
-if magick "$in" "$work/x.png" 2>/dev/null; then
-    fail "magick read .raiiaf without the module path (the test would prove nothing)"
+if $convert "$in" "$work/x.png" 2>/dev/null; then
+    fail "$convert read .raiiaf without the module path (the test would prove nothing)"
 fi
-MAGICK_CODER_MODULE_PATH="$HOME/.local/lib/ImageMagick/coders:$(magick -list configure | awk '$1 == "CODER_PATH" { print $2 }')"
+MAGICK_CODER_MODULE_PATH="$HOME/.local/lib/ImageMagick/coders:$($convert -list configure | awk '$1 == "CODER_PATH" { print $2 }')"
 export MAGICK_CODER_MODULE_PATH
-if magick "$in" "$work/m.png" && magick "$work/m.png" "$work/m.raiiaf" &&
-   [ "$(magick identify -format '%m %wx%h' "$work/m.raiiaf")" = "RAIIAF 320x240" ]; then
-    pass "magick reads and writes .raiiaf with the coder in ~/.local/lib/ImageMagick/coders"
+if $convert "$in" "$work/m.png" && $convert "$work/m.png" "$work/m.raiiaf" &&
+   [ "$($identify -format '%m %wx%h' "$work/m.raiiaf")" = "RAIIAF 320x240" ]; then
+    pass "$convert reads and writes .raiiaf with the coder in ~/.local/lib/ImageMagick/coders"
 else
-    fail "magick with MAGICK_CODER_MODULE_PATH=$MAGICK_CODER_MODULE_PATH"
+    fail "$convert with MAGICK_CODER_MODULE_PATH=$MAGICK_CODER_MODULE_PATH"
 fi
 unset MAGICK_CODER_MODULE_PATH
 
 # ---- GIMP finds the plug-in in its user folder ------------------------------
-cat >"$work/t.scm" <<SCM
+if [ "$gimp" = 3.0 ]; then
+    cat >"$work/t.scm" <<SCM
 (script-fu-use-v3)
 (let* ((image (gimp-file-load RUN-NONINTERACTIVE "$in")))
   (gimp-file-save RUN-NONINTERACTIVE image "$work/g.raiiaf" -1))
 SCM
-if timeout 300 gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
-       -b "(load \"$work/t.scm\")" --quit >"$work/gimp.log" 2>&1 &&
+    set -- gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
+        -b "(load \"$work/t.scm\")" --quit
+else
+    cat >"$work/t.scm" <<SCM
+(let* ((image (car (gimp-file-load RUN-NONINTERACTIVE "$in" "$in"))))
+  (gimp-file-save RUN-NONINTERACTIVE image (car (gimp-image-get-active-drawable image))
+                  "$work/g.raiiaf" "$work/g.raiiaf"))
+SCM
+    set -- gimp-console-2.10 -i -d -f -b "(load \"$work/t.scm\")" -b "(gimp-quit 0)"
+fi
+if timeout 300 "$@" >"$work/gimp.log" 2>&1 &&
    [ "$(head -c 6 "$work/g.raiiaf" 2>/dev/null)" = raiiaf ]; then
-    pass "GIMP opens and exports .raiiaf with the plug-in in ~/.config/GIMP/3.0/plug-ins"
+    pass "GIMP $gimp opens and exports .raiiaf with the plug-in in ~/.config/GIMP/$gimp/plug-ins"
 else
     tail -20 "$work/gimp.log"
     fail "GIMP with the plug-in in its user folder"
