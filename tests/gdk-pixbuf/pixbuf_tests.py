@@ -27,6 +27,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imagemagick"))
 import coder_tests  # noqa: E402  (the corrupt-file generator and check())
+import importlib.util  # noqa: E402
+
+# start_xvfb() of the GIMP dialog test (Xvfb on a display it picks itself).
+_spec = importlib.util.spec_from_file_location(
+    "gimp_gui", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "gimp",
+                             "test-gimp-gui.py"))
+gimp_gui = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gimp_gui)
 
 check = coder_tests.check
 TEST = os.environ["RAIIAF_PIXBUF_TEST"]
@@ -95,27 +103,6 @@ def test_corrupt(work):
     return 0
 
 
-def start_xvfb(work):
-    rfd, wfd = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0", "1024x768x24",
-                             "-nolisten", "tcp"], pass_fds=(wfd,),
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(os.path.join(work, "xvfb.log"), "w"))
-    os.close(wfd)
-    number = b""
-    deadline = time.time() + 30
-    while time.time() < deadline and not number.endswith(b"\n"):
-        chunk = os.read(rfd, 16)
-        if not chunk:
-            break
-        number += chunk
-    os.close(rfd)
-    if not number.strip():
-        xvfb.kill()
-        raise RuntimeError("Xvfb did not start")
-    return xvfb, ":" + number.decode().strip()
-
-
 def test_viewer(work):
     viewer = shutil.which("gpicview")
     magick = shutil.which("magick") or shutil.which("convert")
@@ -135,7 +122,7 @@ def test_viewer(work):
     name = "palette-zfp"
     src = os.path.join(work, name + ".raiiaf")
     shutil.copy(coder_tests.fixture(name), src)
-    xvfb, display = start_xvfb(work)
+    xvfb, display = gimp_gui.start_xvfb(work)
     env["DISPLAY"] = display
     proc = None
     try:

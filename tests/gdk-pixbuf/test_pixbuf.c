@@ -17,24 +17,12 @@
  * Exit status 0 when every check passed. */
 #include <raiiaf.h>
 
+#include "testlib.h"
+
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failed, passed;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (cond) {                                                   \
-            passed++;                                                 \
-        } else {                                                      \
-            failed++;                                                 \
-            fprintf (stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf (stderr, __VA_ARGS__);                            \
-            fputc ('\n', stderr);                                     \
-        }                                                             \
-    } while (0)
 
 /* Same size, channels and pixel bytes (rowstride padding ignored). */
 static gboolean
@@ -311,7 +299,7 @@ check_error (const char *file)
         g_clear_object (&p);
     }
     g_free (data);
-    return failed ? 1 : 0;
+    return tl_failed ? 1 : 0;
 }
 
 /* Does `img` sit at (x, y) of `shot`? Opaque pixels must match exactly. */
@@ -370,8 +358,7 @@ main (int argc, char **argv)
     if (argc >= 3 && strcmp (argv[1], "check") == 0) {
         for (i = 2; i < argc; i++)
             check_file (argv[i]);
-        printf ("%d passed, %d failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return tl_finish ();
     }
     if (argc == 3 && strcmp (argv[1], "error") == 0)
         return check_error (argv[2]);

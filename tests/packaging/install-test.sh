@@ -13,7 +13,9 @@
 #     extension,
 #   - the thumbnailer entry's command writes a PNG of the requested size,
 #     also inside a bwrap sandbox like the one GNOME runs thumbnailers in,
-#   - the man pages are installed.
+#   - the man pages are installed,
+#   - gdk-pixbuf's loaders.cache lists the loader (the dpkg trigger) and
+#     gdk-pixbuf-thumbnailer reads a .raiiaf.
 #
 # Needs root (debootstrap, chroot, mount), Debian 13 or 12 build tools (run
 # it in packaging/devenv [--suite bookworm]) and access to the package registry named by this
@@ -111,7 +113,7 @@ debs="$2/debs"
 rm -rf "$debs"
 log "building the packages (packaging/build-debs)"
 "$src_root/packaging/build-debs" "$debs"
-for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf; do
+for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf raiiaf-gdk-pixbuf; do
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 || { log "FAIL: no $p package"; exit 1; }
 done
 
@@ -164,7 +166,7 @@ in_root sh -c '
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
         /srv/raiiaf-test/debs/*.deb imagemagick shared-mime-info xdg-utils \
-        libfile-mimeinfo-perl bubblewrap
+        libfile-mimeinfo-perl bubblewrap libgdk-pixbuf2.0-bin
 ' >"$work/apt.log" 2>&1 || {
     tail -40 "$work/apt.log" >&2
     log "FAIL: apt-get install"

@@ -102,6 +102,22 @@ else
     tail -30 "$out/gimp.log"
 fi
 
+# ---- gdk-pixbuf --------------------------------------------------------------
+# The package's dpkg file trigger (libgdk-pixbuf-2.0-0 watches the loader
+# folder) rebuilt loaders.cache; gdk-pixbuf picks the loader by MIME type.
+pixbuf_cache=$(ls /usr/lib/*/gdk-pixbuf-2.0/2.10.0/loaders.cache 2>/dev/null | head -1)
+if [ -n "$pixbuf_cache" ] && grep -q 'libpixbufloader-raiiaf.so' "$pixbuf_cache"; then
+    pass "loaders.cache lists the raiiaf loader"
+else
+    fail "loaders.cache ($pixbuf_cache) does not list the raiiaf loader"
+fi
+if gdk-pixbuf-thumbnailer -s 128 "$astronaut" "$out/pixbuf.png" 2>"$out/pixbuf.err" &&
+   [ "$(png_size "$out/pixbuf.png")" = 128x128 ]; then
+    pass "gdk-pixbuf-thumbnailer reads a .raiiaf (128x128)"
+else
+    fail "gdk-pixbuf-thumbnailer: $(cat "$out/pixbuf.err")"
+fi
+
 # ---- MIME type -----------------------------------------------------------------
 cp "$palette" "$out/no-extension"
 cp "$palette" "$out/with-extension.raiiaf"

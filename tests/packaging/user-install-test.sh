@@ -25,7 +25,7 @@ work=$(CDPATH= cd -- "$work" && pwd)
 trap 'rm -rf "$work"' EXIT
 export HOME="$work/home"
 unset XDG_DATA_HOME XDG_CONFIG_HOME GIMP3_DIRECTORY GIMP3_PLUGINDIR GIMP2_DIRECTORY \
-    MAGICK_CODER_MODULE_PATH
+    MAGICK_CODER_MODULE_PATH GDK_PIXBUF_MODULE_FILE
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
@@ -34,7 +34,8 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 if ! { meson setup "$work/build" "$src" --prefix="$HOME/.local" -Ddefault_library=static \
            -Dtests=false \
            -Dgimp_plugindir="$HOME/.config/GIMP/$gimp/plug-ins" \
-           -Dimagemagick_moduledir="$HOME/.local/lib/ImageMagick/coders" &&
+           -Dimagemagick_moduledir="$HOME/.local/lib/ImageMagick/coders" \
+           -Dgdk_pixbuf_moduledir="$HOME/.local/lib/gdk-pixbuf-2.0/loaders" &&
        meson compile -C "$work/build" -j 2 &&
        meson install -C "$work/build"; } >"$work/build.log" 2>&1; then
     tail -30 "$work/build.log"
@@ -112,6 +113,29 @@ if "$HOME/.local/bin/raiiaf-thumbnailer" -s 64 "$in" "$work/t.png" &&
     pass "~/.local/bin/raiiaf-thumbnailer writes a PNG"
 else
     fail "~/.local/bin/raiiaf-thumbnailer"
+fi
+
+# ---- gdk-pixbuf: the loader through a cache of one's own -------------------
+# (plugins/gdk-pixbuf/README.md: system loaders and ours, GDK_PIXBUF_MODULE_FILE)
+pixbuf_loader="$HOME/.local/lib/gdk-pixbuf-2.0/loaders/libpixbufloader-raiiaf.so"
+if [ -e "$pixbuf_loader" ] && command -v gdk-pixbuf-thumbnailer >/dev/null 2>&1; then
+    q=$(pkg-config --variable=gdk_pixbuf_query_loaders gdk-pixbuf-2.0)
+    sys_loaders=$(pkg-config --variable=gdk_pixbuf_moduledir gdk-pixbuf-2.0)
+    "$q" "$sys_loaders"/*.so "$pixbuf_loader" >"$HOME/.local/lib/gdk-pixbuf-2.0/loaders.cache" 2>/dev/null
+    if GDK_PIXBUF_MODULE_FILE="$HOME/.local/lib/gdk-pixbuf-2.0/loaders.cache" \
+           gdk-pixbuf-thumbnailer -s 64 "$in" "$work/p.png" &&
+       [ "$(head -c 4 "$work/p.png" | od -An -c | tr -d ' ')" = '211PNG' ]; then
+        pass "gdk-pixbuf-thumbnailer with the loader from ~/.local and its own loaders.cache"
+    else
+        fail "gdk-pixbuf-thumbnailer with the loader from ~/.local"
+    fi
+    if ldd "$pixbuf_loader" 2>/dev/null | grep -q libraiiaf; then
+        fail "the gdk-pixbuf loader needs libraiiaf.so at run time"
+    else
+        pass "the gdk-pixbuf loader carries the library"
+    fi
+else
+    fail "no gdk-pixbuf loader in ~/.local, or no gdk-pixbuf-thumbnailer"
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
