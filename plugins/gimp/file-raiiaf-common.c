@@ -255,14 +255,18 @@ out:
 /* Origin record                                                       */
 
 /* It tells an edit from none (not an adversary's collision), and costs a
- * fraction of the decoding. */
-guint64
-raiiaf_pixel_digest (const guchar *data, gsize size,
-                     const guint8 *icc, gsize icc_size)
-{
-  guint64 h = 0x6A09E667F3BCC908ULL ^ size;
-  gsize   i;
+ * fraction of the decoding. The same digest as the GIMP 3 plug-in's (which
+ * feeds it strip by strip while decoding), so that an origin record made
+ * by either GIMP serves the other: strips of 64 rows, then the profile. */
+#define DIGEST_STRIP_ROWS 64
+#define DIGEST_SEED       0x6A09E667F3BCC908ULL
 
+static guint64
+digest_add (guint64 h, const guchar *data, gsize size)
+{
+  gsize i;
+
+  h ^= size;
   for (i = 0; i + 8 <= size; i += 8)
     {
       guint64 v;
@@ -273,8 +277,20 @@ raiiaf_pixel_digest (const guchar *data, gsize size,
     }
   for (; i < size; i++)
     h = (h ^ data[i]) * 0x100000001B3ULL;
-  for (i = 0; icc && i < icc_size; i++)
-    h = (h ^ icc[i]) * 0x100000001B3ULL;
+  return h;
+}
+
+guint64
+raiiaf_pixel_digest (const guchar *data, guint32 width, guint32 height, gsize pixel_size,
+                     const guint8 *icc, gsize icc_size)
+{
+  gsize   row = (gsize) width * pixel_size;
+  guint64 h = DIGEST_SEED;
+
+  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
+    h = digest_add (h, data + y * row, MIN (DIGEST_STRIP_ROWS, height - y) * row);
+  if (icc)
+    h = digest_add (h, icc, icc_size);
   return h;
 }
 
@@ -289,10 +305,13 @@ hex_string (const guint8 *bytes, gsize n)
 }
 
 static gchar *
-digest_string (const guchar *pixels, gsize size, const guint8 *icc, gsize icc_size)
+digest_string (const guchar *pixels, guint32 width, guint32 height, int format,
+               const guint8 *icc, gsize icc_size)
 {
   return g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
-                          raiiaf_pixel_digest (pixels, size, icc, icc_size));
+                          raiiaf_pixel_digest (pixels, width, height,
+                                               raiiaf_format_pixel_size (format),
+                                               icc, icc_size));
 }
 
 /* The embedded PNG's metadata as stored, so that export writes back
@@ -339,14 +358,12 @@ raiiaf_origin_read (raiiaf_ctx               *ctx,
   guint8     sha[32];
   gchar     *text;
   size_t     count = 0;
-  size_t     size;
   GPtrArray *keys;
   GKeyFile  *kf;
   int        err;
 
   if ((err = raiiaf_get_image_sha256 (ctx, sha)) ||
       (err = raiiaf_get_latent_count (ctx, &count)) ||
-      (err = raiiaf_decoded_image_size (ctx, info->format, &size)) ||
       (err = raiiaf_get_png_metadata (ctx, png_meta)))
     {
       raiiaf_set_ctx_error (error, display_name, ctx, err);
@@ -361,7 +378,7 @@ raiiaf_origin_read (raiiaf_ctx               *ctx,
   g_key_file_set_string (kf, "origin", "image-sha256", text);
   g_free (text);
   g_key_file_set_integer (kf, "origin", "format", info->format);
-  text = digest_string (pixels, size, icc, icc_size);
+  text = digest_string (pixels, info->width, info->height, info->format, icc, icc_size);
   g_key_file_set_string (kf, "origin", "pixels", text);
   g_free (text);
   g_key_file_set_uint64 (kf, "origin", "ppm-x", info->ppm_x);
@@ -396,7 +413,7 @@ raiiaf_origin_parse (gconstpointer data, gsize size)
 
 gboolean
 raiiaf_origin_unchanged (GKeyFile *origin, int format,
-                         const guchar *pixels, gsize size,
+                         const guchar *pixels, guint32 width, guint32 height,
                          const guint8 *icc, gsize icc_size)
 {
   gchar   *want;
@@ -406,7 +423,7 @@ raiiaf_origin_unchanged (GKeyFile *origin, int format,
   if (! origin || g_key_file_get_integer (origin, "origin", "format", NULL) != format)
     return FALSE;
   want = g_key_file_get_string (origin, "origin", "pixels", NULL);
-  have = digest_string (pixels, size, icc, icc_size);
+  have = digest_string (pixels, width, height, format, icc, icc_size);
   same = want && ! strcmp (want, have);
   g_free (want);
   g_free (have);

@@ -92,10 +92,10 @@ gboolean raiiaf_read_attachments   (raiiaf_ctx   *ctx,
 
 /* ---- origin record: what export needs to keep what the file held ---------- */
 
-/* A digest of pixels and the ICC profile they are in: the same digest at
- * open and at export means the picture was not changed. */
-guint64   raiiaf_pixel_digest     (const guchar *data, gsize size,
-                                   const guint8 *icc, gsize icc_size);
+/* A digest of pixels (rows packed) and the ICC profile they are in: the
+ * same digest at open and at export means the picture was not changed. */
+guint64   raiiaf_pixel_digest     (const guchar *data, guint32 width, guint32 height,
+                                   gsize pixel_size, const guint8 *icc, gsize icc_size);
 
 /* Where the image came from: the file (by path and image digest, to copy
  * its PNG bytes back when nothing changed), the pixels' digest (pixels in
@@ -116,7 +116,7 @@ gboolean  raiiaf_origin_read      (raiiaf_ctx               *ctx,
 GKeyFile *raiiaf_origin_parse     (gconstpointer data, gsize size);
 /* Whether `pixels` (in `format`, with profile `icc`) are those opened. */
 gboolean  raiiaf_origin_unchanged (GKeyFile *origin, int format,
-                                   const guchar *pixels, gsize size,
+                                   const guchar *pixels, guint32 width, guint32 height,
                                    const guint8 *icc, gsize icc_size);
 /* Whether the resolution (dots per inch) is the file's; a file without
  * pHYs opens at the host's default, so then only "not dirty" tells. */

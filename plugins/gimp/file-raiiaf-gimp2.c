@@ -760,7 +760,8 @@ set_image_from_drawable (raiiaf_writer              *w,
     icc = gimp_color_profile_get_icc_profile (profile, &icc_size);
   gimp_image_get_resolution (original, &xres, &yres);
 
-  *unchanged = raiiaf_origin_unchanged (origin, px.format, pixels, size, icc, icc_size);
+  *unchanged = raiiaf_origin_unchanged (origin, px.format, pixels, px.width, px.height,
+                                        icc, icc_size);
   /* A file without pHYs opens at GIMP's default resolution; a change to
    * it makes the image dirty. */
   if (*unchanged && raiiaf_metadata_all_kept (&s->metadata) &&
