@@ -9,7 +9,8 @@
     im.save("new.raiiaf", latents={"initial_noise": arr}, metadata={...})
 
 The mode is the one Pillow's PNG plugin gives for the embedded PNG (1, L,
-LA, I;16, RGB, RGBA, P; 16-bit colour reduced to 8 bits as Pillow does),
+LA, I;16, RGB, RGBA, P; 16-bit colour reduced to 8 bits and 16-bit grey
++ alpha opened as RGBA, as Pillow does),
 and im.info holds what that plugin puts there (text chunks by keyword,
 icc_profile, transparency, gamma, srgb, chromaticity, dpi, exif, xmp,
 interlace), plus `parameters` (prompt and settings in the AUTOMATIC1111
@@ -33,7 +34,8 @@ _GREY_MODES = {1: ("1", _raiiaf.FMT_G8, "1;8", False), 16: ("I;16", _raiiaf.FMT_
 _MODES = {
     2: {8: ("RGB", _raiiaf.FMT_RGB8, "RGB", False), 16: ("RGB", _raiiaf.FMT_RGB16, "RGB", True)},
     3: ("P", _raiiaf.FMT_INDEX8, "P", False),
-    4: {8: ("LA", _raiiaf.FMT_GA8, "LA", False), 16: ("LA", _raiiaf.FMT_GA16, "LA", True)},
+    # Pillow opens 16-bit grey + alpha as RGBA (grey repeated)
+    4: {8: ("LA", _raiiaf.FMT_GA8, "LA", False), 16: ("RGBA", _raiiaf.FMT_GA16, "LA", True)},
     6: {8: ("RGBA", _raiiaf.FMT_RGBA8, "RGBA", False), 16: ("RGBA", _raiiaf.FMT_RGBA16, "RGBA", True)},
 }
 
