@@ -11,3 +11,5 @@ s/so that magick,$/so that/
 s/gimp (>= 3\.0)/gimp (>= 2.10), gimp (<< 2.99)/
 s/GIMP 3/GIMP 2.10/g
 s|usr/lib/\${DEB_HOST_MULTIARCH}/gimp/3\.0/plug-ins|usr/lib/gimp/2.0/plug-ins|
+# NumPy's headers are in python3-numpy itself on Debian 12.
+/^ *python3-numpy-dev$/d

@@ -113,7 +113,7 @@ debs="$2/debs"
 rm -rf "$debs"
 log "building the packages (packaging/build-debs)"
 "$src_root/packaging/build-debs" "$debs"
-for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf raiiaf-gdk-pixbuf; do
+for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf raiiaf-gdk-pixbuf python3-pyraiiaf; do
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 || { log "FAIL: no $p package"; exit 1; }
 done
 

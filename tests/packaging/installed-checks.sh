@@ -118,6 +118,25 @@ else
     fail "gdk-pixbuf-thumbnailer: $(cat "$out/pixbuf.err")"
 fi
 
+# ---- Python: pyraiiaf and its Pillow plugin -----------------------------------
+if python3 - "$astronaut" >"$out/python.log" 2>&1 <<'PY'
+import sys
+import pyraiiaf.pillow  # noqa: F401
+import pyraiiaf
+from PIL import Image
+im = Image.open(sys.argv[1])
+im.load()
+f = pyraiiaf.open(sys.argv[1])
+assert im.format == "RAIIAF" and im.size == (512, 512) and im.mode == "RGBA", im
+assert list(f.latents) == ["initial_noise"] and f.latents["initial_noise"].shape == (1, 4, 64, 64)
+assert im.info["parameters"]
+PY
+then
+    pass "python3: Image.open and pyraiiaf.open of $astronaut"
+else
+    fail "python3: pyraiiaf: $(tail -3 "$out/python.log")"
+fi
+
 # ---- MIME type -----------------------------------------------------------------
 cp "$palette" "$out/no-extension"
 cp "$palette" "$out/with-extension.raiiaf"

@@ -87,14 +87,17 @@ class RaiiafImageFile(ImageFile.ImageFile):
         info = reader.image_info()
         colour = reader.png_colour()
         mode, fmt, rawmode, high = _pillow_mode(info)
-        self._mode = mode
+        if isinstance(getattr(type(self), "mode", None), property):
+            self._mode = mode       # Pillow >= 10.1
+        else:
+            self.mode = mode        # Pillow 9 (Debian 12)
         self._size = (info["width"], info["height"])
         self.info.update(_info(reader, info, colour, mode))
         self.info[SOURCE_KEY] = reader
         self._reader = reader
         if mode == "P":
             self.palette = ImagePalette.raw("RGB", colour["palette"])
-        self.tile = [ImageFile._Tile("raiiaf", (0, 0) + self._size, 0, (reader, fmt, rawmode, high))]
+        self.tile = [("raiiaf", (0, 0) + self._size, 0, (reader, fmt, rawmode, high))]
 
     @property
     def text(self):
