@@ -2,9 +2,10 @@
 """bench/python.py [BUILD_DIR] [ROUNDS]
 
 Speed of pyraiiaf, measured inside one Python process (no interpreter
-start-up), median of ROUNDS runs (default 7), on a 512x512 file (the
-astronaut fixture, zfp latents) and a 4096x4096 one made here (a photo and
-a 1x4x512x512 float32 latent):
+start-up), median of ROUNDS runs (default 7), on the 512x512 astronaut
+fixture (zfp latent), the 500x500 logo fixture (two raw latents) and a
+4096x4096 file made here (a photo and a 1x4x512x512 float32 latent, zfp
+and raw):
   - Image.open(x.raiiaf).load() against Image.open(x.png).load() on the
     same PNG (the embedded one): the issue's target is no slower (ratio
     <= 1.0);
@@ -74,11 +75,11 @@ def reference_decoder():
     return decode
 
 
-def make_large(work):
-    path = os.path.join(work, "large-4096.raiiaf")
+def make_large(work, storage):
+    path = os.path.join(work, f"large-4096-{storage}.raiiaf")
     photo = Image.open(PHOTO).convert("RGB").resize((4096, 4096))
     lat = np.random.default_rng(0).standard_normal((1, 4, 512, 512)).astype(np.float32)
-    pyraiiaf.write(path, photo, latents={"initial_noise": lat}, storage="zfp",
+    pyraiiaf.write(path, photo, latents={"initial_noise": lat}, storage=storage,
                    metadata={"model_name": "bench", "prompt": "a large photo",
                              "generation_settings": {"seed": 1, "steps": 1, "sampler": "euler"}})
     return path
@@ -87,8 +88,11 @@ def make_large(work):
 def main():
     ref = reference_decoder()
     with tempfile.TemporaryDirectory(dir=build) as work:
-        files = [("512x512", os.path.join(top, "tests", "fixtures", "astronaut-f32-zfp.raiiaf")),
-                 ("4096x4096", make_large(work))]
+        fixtures = os.path.join(top, "tests", "fixtures")
+        files = [("512 zfp", os.path.join(fixtures, "astronaut-f32-zfp.raiiaf")),
+                 ("500 raw", os.path.join(fixtures, "logo-rgba-two-latents-raw.raiiaf")),
+                 ("4096 zfp", make_large(work, "zfp")),
+                 ("4096 raw", make_large(work, "raw"))]
         print(f"median of {rounds} runs, seconds (inside one process)")
         print(f"{'file':<10} {'raiiaf load':>12} {'PNG load':>10} {'ratio':>6}   "
               f"{'latents':>9} {'reference':>10} {'speed-up':>9}")
