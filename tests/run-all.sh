@@ -3,7 +3,7 @@
 #
 # In the Debian 13 environment (packaging/devenv tests/run-all.sh):
 #   1. configure and build build/, run every meson test suite (core, tools,
-#      imagemagick, gimp, packaging) against the build tree;
+#      imagemagick, gimp, pngsuite, packaging) against the build tree;
 #   2. the core and tool suites again under ASan and UBSan (build-asan/);
 #   3. the fuzz targets (reader, round trip, .npy) for RAIIAF_FUZZ_SECONDS
 #      in all (default 60).

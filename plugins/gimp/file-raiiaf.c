@@ -25,6 +25,8 @@
 
 #include <raiiaf.h>
 
+#include "colour.h"
+
 #define LOAD_PROC       "file-raiiaf-load"
 #define LOAD_THUMB_PROC "file-raiiaf-load-thumb"
 #define EXPORT_PROC     "file-raiiaf-export"
@@ -253,6 +255,7 @@ raiiaf_create_procedure (GimpPlugIn  *plug_in,
       gimp_export_procedure_set_capabilities (GIMP_EXPORT_PROCEDURE (procedure),
                                               GIMP_EXPORT_CAN_HANDLE_RGB  |
                                               GIMP_EXPORT_CAN_HANDLE_GRAY |
+                                              GIMP_EXPORT_CAN_HANDLE_INDEXED |
                                               GIMP_EXPORT_CAN_HANDLE_ALPHA,
                                               NULL, NULL, NULL);
 
@@ -420,6 +423,7 @@ typedef struct
   raiiaf_image_info  info;
   const FormatMap   *map;
   GimpColorProfile  *profile;
+  RaiiafColour       colour;     /* palette and colour chunks (colour.c) */
   GPtrArray         *parasites;  /* GimpParasite*, attached in this order */
   gchar             *comment;    /* gimp-comment text, or NULL */
   raiiaf_png_metadata *png_meta; /* the embedded PNG's metadata, or NULL */
@@ -432,6 +436,7 @@ loaded_file_clear (LoadedFile *lf)
   if (lf->parasites)
     g_ptr_array_free (lf->parasites, TRUE);
   g_clear_object (&lf->profile);
+  raiiaf_colour_clear (&lf->colour);
   g_free (lf->comment);
   raiiaf_free (lf->png_meta);
   if (lf->origin)
@@ -639,7 +644,12 @@ read_profile (LoadedFile *lf, GFile *file)
   GError     *profile_error = NULL;
 
   if (! lf->info.has_icc)
-    return;
+    {
+      /* gAMA/cHRM without sRGB: a profile made of them, as GIMP does */
+      lf->profile = raiiaf_colour_generated_profile (&lf->colour,
+                                                     lf->map->base_type == GIMP_GRAY);
+      return;
+    }
   if (raiiaf_get_icc_profile (lf->ctx, &icc, &icc_size, &icc_name) != RAIIAF_OK)
     {
       g_message ("'%s': the ICC profile could not be read (%s); "
@@ -850,6 +860,11 @@ open_file (LoadedFile *lf,
     }
   if (! check_pixels (lf, file, error))
     return FALSE;
+  if ((err = raiiaf_colour_read (&lf->colour, lf->ctx, &lf->info)))
+    {
+      set_ctx_error (error, file, lf->ctx, err);
+      return FALSE;
+    }
   read_profile (lf, file);
   return TRUE;
 }
@@ -889,6 +904,31 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
   const Babl *format;
   gboolean    ok;
 
+  if (lf->colour.indexed)
+    {
+      /* the digest of the pixels as RGB(A), as an export reads them */
+      guchar *rgb = NULL;
+      size_t  size;
+      int     err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size);
+
+      if (! err && ! (rgb = g_try_malloc (size)))
+        err = RAIIAF_ENOMEM;
+      if (! err)
+        err = raiiaf_decode_image (lf->ctx, lf->info.format, rgb, size);
+      if (err)
+        {
+          g_free (rgb);
+          set_ctx_error (error, file, lf->ctx, err);
+          return NULL;
+        }
+      *digest = pixel_digest (rgb, lf->info.width, lf->info.height,
+                              raiiaf_format_pixel_size (lf->info.format), lf->profile);
+      g_free (rgb);
+      image = raiiaf_colour_create_indexed (&lf->colour, &lf->info, lf->profile);
+      raiiaf_colour_attach (&lf->colour, image);
+      return image;
+    }
+
   image = gimp_image_new_with_precision (lf->info.width, lf->info.height,
                                          lf->map->base_type,
                                          lf->map->precision);
@@ -918,6 +958,7 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
       gimp_image_delete (image);
       return NULL;
     }
+  raiiaf_colour_attach (&lf->colour, image);
   return image;
 }
 
@@ -1135,7 +1176,8 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
   GIMP_VALUES_SET_IMAGE (return_vals, 1, image);
   GIMP_VALUES_SET_INT   (return_vals, 2, (gint) lf.info.width);
   GIMP_VALUES_SET_INT   (return_vals, 3, (gint) lf.info.height);
-  GIMP_VALUES_SET_ENUM  (return_vals, 4, lf.map->layer_type);
+  GIMP_VALUES_SET_ENUM  (return_vals, 4,
+                         raiiaf_colour_layer_type (&lf.colour, lf.map->layer_type));
   GIMP_VALUES_SET_INT   (return_vals, 5, 1);
 
   loaded_file_clear (&lf);
@@ -1454,6 +1496,9 @@ set_image (raiiaf_writer       *w,
   ExportMetadata    em;
   gboolean          sixteen;
   guchar           *pixels;
+  guchar           *indices = NULL;
+  guint8            palette[768];
+  guint8            palette_alpha[256];
   gsize             size;
   gdouble           xres, yres;
   gboolean          keep_profile;
@@ -1552,6 +1597,8 @@ set_image (raiiaf_writer       *w,
       return err ? export_error (error, file, w, err, "image") : TRUE;
     }
 
+  /* An INDEXED image stays a palette PNG. */
+  raiiaf_colour_export_indexed (image, drawable, &px, &indices, palette, palette_alpha);
   if (profile && keep_profile)
     {
       gsize icc_size;
@@ -1559,6 +1606,8 @@ set_image (raiiaf_writer       *w,
       px.icc      = gimp_color_profile_get_icc_profile (profile, &icc_size);
       px.icc_size = icc_size;
       px.icc_name = gimp_color_profile_get_label (profile);
+      /* A profile made of the PNG's gAMA/cHRM goes back as those chunks. */
+      raiiaf_colour_export_profile (original, profile, &px);
     }
   if (keep_resolution)
     {
@@ -1570,6 +1619,7 @@ set_image (raiiaf_writer       *w,
                            &png, &png_size, message, sizeof message);
   export_metadata_clear (&em);
   g_clear_object (&profile);
+  g_free (indices);
   g_free (pixels);
   if (err)
     {

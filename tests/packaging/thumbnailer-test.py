@@ -22,6 +22,9 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import thumbref  # noqa: E402
+
 thumbnailer, fixtures = sys.argv[1], sys.argv[2]
 raiiaf_tool = sys.argv[3] if len(sys.argv) > 3 else None
 failures = []
@@ -85,30 +88,8 @@ def read_png(path):
     return out.reshape(height, width, bpp)
 
 
-def area_weights(n, m):
-    """m x n matrix: destination i covers [i*n, (i+1)*n) in units of 1/m."""
-    w = np.zeros((m, n))
-    for i in range(m):
-        for j in range(n):
-            lo, hi = max(i * n, j * m), min((i + 1) * n, (j + 1) * m)
-            if hi > lo:
-                w[i, j] = (hi - lo) / n
-    return w
-
-
 def area_average(img, out_w, out_h):
-    f = img.astype(np.float64) / 255.0
-    h, w, ch = f.shape
-    alpha = f[..., 3] if ch == 4 else np.ones((h, w))
-    wy, wx = area_weights(h, out_h), area_weights(w, out_w)
-    a = wy @ alpha @ wx.T
-    res = np.zeros((out_h, out_w, ch))
-    for c in range(3):
-        s = wy @ (f[..., c] * alpha) @ wx.T
-        res[..., c] = np.where(a > 0, s / np.maximum(a, 1e-30), 0)
-    if ch == 4:
-        res[..., 3] = a
-    return np.clip(np.rint(res * 255), 0, 255).astype(np.int32), a
+    return thumbref.area_average(img.astype(np.float64) / 255.0, out_w, out_h)
 
 
 def run(*args):

@@ -19,6 +19,9 @@
  *                                  nothing (exit 1) for a good file
  *   raiiaf-probe pixels FILE OUT   writes OUT: "WIDTH HEIGHT FORMAT\n", then
  *                                  the image decoded in its own format
+ *   raiiaf-probe rgba16 FILE OUT   writes OUT: the image decoded as RGBA16
+ *                                  (host order); prints one JSON line of
+ *                                  image info and raiiaf_get_png_colour()
  *   raiiaf-probe grey-rgb-icc FILE OUT
  *                                  writes OUT: a small grey image carrying
  *                                  FILE's (RGB) ICC profile, a mismatch a
@@ -260,18 +263,81 @@ static int grey_with_rgb_icc(raiiaf_ctx *ctx, const char *out)
     return err != RAIIAF_OK;
 }
 
+/* The library's decode of the image and what it says of the PNG's colours:
+ * for the PngSuite test, which compares them with another decoder's. */
+static int rgba16(raiiaf_ctx *ctx, const char *out)
+{
+    raiiaf_image_info info;
+    raiiaf_png_colour c;
+    size_t size;
+    uint8_t *px;
+    int err = raiiaf_get_image_info(ctx, &info);
+
+    if (err == RAIIAF_OK)
+        err = raiiaf_get_png_colour(ctx, &c);
+    if (err == RAIIAF_OK)
+        err = raiiaf_decoded_image_size(ctx, RAIIAF_FMT_RGBA16, &size);
+    if (err != RAIIAF_OK)
+        return fail(ctx, err, "image");
+    px = malloc(size);
+    if (px == NULL)
+        return fail(ctx, RAIIAF_ENOMEM, "pixels");
+    err = raiiaf_decode_image(ctx, RAIIAF_FMT_RGBA16, px, size);
+    FILE *f = err == RAIIAF_OK ? fopen(out, "wb") : NULL;
+    int ok = f && fwrite(px, 1, size, f) == size;
+    ok = f && fclose(f) == 0 && ok;
+    free(px);
+    if (!ok)
+        return fail(ctx, err, out);
+    printf("{\"width\": %u, \"height\": %u, \"format\": %d, \"bit_depth\": %d, "
+           "\"color_type\": %d, \"interlaced\": %d, \"palette\": [",
+           info.width, info.height, info.format, info.png_bit_depth, info.png_color_type,
+           info.interlaced);
+    for (unsigned i = 0; i < c.palette_count; i++)
+        printf("%s%u, %u, %u", i ? ", " : "", c.palette[i][0], c.palette[i][1], c.palette[i][2]);
+    printf("], \"palette_alpha\": [");
+    for (unsigned i = 0; i < c.palette_alpha_count; i++)
+        printf("%s%u", i ? ", " : "", c.palette_alpha[i]);
+    printf("], \"trns\": %s", c.has_trns_value ? "[" : "null");
+    if (c.has_trns_value)
+        printf("%u, %u, %u, %u]", c.trns_gray, c.trns_red, c.trns_green, c.trns_blue);
+    printf(", \"gamma\": ");
+    printf(c.has_gamma ? "%.5f" : "null", c.gamma);
+    printf(", \"chrm\": ");
+    if (c.has_chromaticities)
+        printf("[%.5f, %.5f, %.5f, %.5f, %.5f, %.5f, %.5f, %.5f]", c.white_x, c.white_y, c.red_x,
+               c.red_y, c.green_x, c.green_y, c.blue_x, c.blue_y);
+    else
+        printf("null");
+    printf(", \"srgb\": %d, \"icc\": %d, \"sbit\": ", c.srgb_intent, c.has_icc);
+    if (c.has_sbit)
+        printf("[%u, %u, %u, %u, %u]", c.sbit_gray, c.sbit_red, c.sbit_green, c.sbit_blue,
+               c.sbit_alpha);
+    else
+        printf("null");
+    printf(", \"bkgd\": ");
+    if (c.has_background)
+        printf("[%u, %u, %u, %u, %u]", c.background_index, c.background_gray, c.background_red,
+               c.background_green, c.background_blue);
+    else
+        printf("null");
+    printf("}\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
     raiiaf_ctx *ctx;
     int err, status;
     int four = !strcmp(cmd, "dump") || !strcmp(cmd, "text") || !strcmp(cmd, "grey-rgb-icc") ||
-               !strcmp(cmd, "pixels");
+               !strcmp(cmd, "pixels") || !strcmp(cmd, "rgba16");
     int three = !strcmp(cmd, "verify") || !strcmp(cmd, "error");
 
     if (!((four && argc == 4) || (three && argc == 3))) {
         fprintf(stderr, "usage: raiiaf-probe verify FILE | dump FILE DIR | text FILE KEY |\n"
-                        "                    error FILE | pixels FILE OUT | grey-rgb-icc FILE OUT\n");
+                        "                    error FILE | pixels FILE OUT | grey-rgb-icc FILE OUT |\n"
+                        "                    rgba16 FILE OUT\n");
         return 2;
     }
     ctx = raiiaf_ctx_new();
@@ -296,6 +362,8 @@ int main(int argc, char **argv)
         status = value == NULL;
     } else if (!strcmp(cmd, "pixels")) {
         status = write_pixels(ctx, argv[3]);
+    } else if (!strcmp(cmd, "rgba16")) {
+        status = rgba16(ctx, argv[3]);
     } else {
         status = grey_with_rgb_icc(ctx, argv[3]);
     }
