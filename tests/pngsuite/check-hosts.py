@@ -23,6 +23,9 @@ Hosts (HOSTS below; a new host is one more entry):
                size, base type, precision, alpha, colormap, colour profile,
                pixel bytes; and after exporting to .raiiaf and opening
                again, still (one headless GIMP run for the whole set)
+  gdk-pixbuf   our gdk-pixbuf loader's pixbuf equals gdk-pixbuf's PNG
+               loader's for the PNG (size, alpha, every byte); corrupt ones
+               give a GError whole and in pieces
   thumbnailer  raiiaf-thumbnailer's output equals the same area-average
                scaling computed here from ImageMagick's decode of the PNG:
                a thumbnailer has no PNG decoder of its own (the desktop
@@ -373,11 +376,48 @@ class Thumbnailer:
         return out
 
 
-# Hosts still to come, each one more entry here when it exists: gdk-pixbuf
-# (its loader against gdk-pixbuf's PNG loader), Qt (QImage of both), Pillow
+class GdkPixbuf:
+    """Our gdk-pixbuf loader against gdk-pixbuf's own PNG loader on the same
+    PNG (test-pixbuf same: size, alpha, every pixel byte), the build tree's
+    loader named by GDK_PIXBUF_MODULE_FILE; corrupt files must give a GError
+    (test-pixbuf error), whole and in pieces, never a crash."""
+    name = 'gdk-pixbuf'
+
+    def available(self, args):
+        if not (args.pixbuf_test and args.pixbuf_env):
+            return 'the gdk-pixbuf loader not built'
+        return None
+
+    def env(self, args):
+        env = dict(os.environ)
+        for item in args.pixbuf_env:
+            key, _, value = item.partition('=')
+            env[key] = value
+        return env
+
+    def compare(self, args, work, cases):
+        out = {}
+        for c in cases:
+            res = subprocess.run([args.pixbuf_test, 'same', c.raiiaf, c.png], capture_output=True,
+                                 text=True, timeout=TIMEOUT, env=self.env(args))
+            out[c.name] = None if res.returncode == 0 else \
+                (res.stderr.strip() or 'exit %d' % res.returncode)
+        return out
+
+    def refuses(self, args, work, corrupt):
+        out = {}
+        for c in corrupt:
+            res = subprocess.run([args.pixbuf_test, 'error', c.raiiaf], capture_output=True,
+                                 text=True, timeout=TIMEOUT, env=self.env(args))
+            out[c.name] = None if res.returncode == 0 else \
+                'exit %d: %s' % (res.returncode, res.stderr.strip()[-300:])
+        return out
+
+
+# Hosts still to come, each one more entry here when it exists: Qt (QImage of both), Pillow
 # (Image.open of both), and the libdeflate read path (bit for bit with
 # libpng, as the library host).
-HOSTS = [Library(), Magick(), Gimp(), Thumbnailer()]
+HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf()]
 
 
 def main():
@@ -390,6 +430,9 @@ def main():
     ap.add_argument('--thumbnailer')
     ap.add_argument('--gimp')
     ap.add_argument('--plugin')
+    ap.add_argument('--pixbuf-test', help='test-pixbuf of tests/gdk-pixbuf')
+    ap.add_argument('--pixbuf-env', action='append', default=[],
+                    help='KEY=VALUE for test-pixbuf (GDK_PIXBUF_MODULE_FILE, XDG_DATA_HOME)')
     ap.add_argument('--hosts', help='comma-separated subset of: ' +
                     ', '.join(h.name for h in HOSTS))
     ap.add_argument('--only', help='comma-separated image names (without .png)')
@@ -397,7 +440,7 @@ def main():
                     help='gimp: compare the opened images only, no export round trip')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
-    for key in ('tool', 'probe', 'thumbnailer', 'plugin'):
+    for key in ('tool', 'probe', 'thumbnailer', 'plugin', 'pixbuf_test'):
         if getattr(args, key):
             setattr(args, key, os.path.abspath(getattr(args, key)))
 
