@@ -26,31 +26,16 @@
 #include <raiiaf.h>
 
 #include "colour.h"
+#include "file-raiiaf-common.h"
 
 #define LOAD_PROC       "file-raiiaf-load"
 #define LOAD_THUMB_PROC "file-raiiaf-load-thumb"
 #define EXPORT_PROC     "file-raiiaf-export"
 #define PLUG_IN_BINARY  "file-raiiaf"
 
-/* Parasite names: the prefix keeps ours apart from other plug-ins'. */
-#define PARASITE_MANIFEST      "raiiaf/manifest"
-#define PARASITE_ENVIRONMENT   "raiiaf/environment"
-#define PARASITE_LATENT_PREFIX "raiiaf/latent/"
-
-/* The plug-in's own record of where an image came from (a key file: the
- * file's path, its image digest, a digest of the pixels as opened, the
- * latent order and the embedded PNG's metadata as stored). It is not file
- * content, so it lives outside the "raiiaf/" names. */
-#define PARASITE_ORIGIN        "raiiaf-gimp/origin"
-
-/* The pixel limit the plug-in gives the library: 2^28 pixels (16384 x
- * 16384; 2 GiB as 16-bit RGBA), a quarter of the library's default. GIMP
- * has no pixel limit of its own that a plug-in can read. */
-#define MAX_IMAGE_PIXELS ((uint64_t) 1 << 28)
-
-/* GIMP's XCF loader refuses parasites larger than this, so a bigger latent
- * would open but be lost when the image is saved as XCF. */
-#define XCF_MAX_PARASITE_SIZE ((guint64) 256 << 20)
+/* Parasite names, the origin record (PARASITE_ORIGIN), the pixel limit
+ * and the pixel formats come from file-raiiaf-common, which the GIMP 2.10
+ * plug-in shares. */
 
 typedef struct _Raiiaf      Raiiaf;
 typedef struct _RaiiafClass RaiiafClass;
@@ -332,49 +317,25 @@ raiiaf_create_procedure (GimpPlugIn  *plug_in,
 /* ------------------------------------------------------------------ */
 /* Pixel formats: the library's and GIMP's names for the same layout.  */
 
-typedef struct
+/* GIMP's names for a library format (file-raiiaf-common's RaiiafFormat). */
+static GimpImageBaseType
+format_base_type (const RaiiafFormat *f)
 {
-  int                format;     /* enum raiiaf_format */
-  GimpImageBaseType  base_type;
-  GimpImageType      layer_type;
-  GimpPrecision      precision;
-  const gchar       *babl_name;  /* primed: samples as the PNG stores them */
-} FormatMap;
-
-static const FormatMap format_map[] =
-{
-  { RAIIAF_FMT_G8,     GIMP_GRAY, GIMP_GRAY_IMAGE,  GIMP_PRECISION_U8_NON_LINEAR,  "Y' u8"       },
-  { RAIIAF_FMT_GA8,    GIMP_GRAY, GIMP_GRAYA_IMAGE, GIMP_PRECISION_U8_NON_LINEAR,  "Y'A u8"      },
-  { RAIIAF_FMT_RGB8,   GIMP_RGB,  GIMP_RGB_IMAGE,   GIMP_PRECISION_U8_NON_LINEAR,  "R'G'B' u8"   },
-  { RAIIAF_FMT_RGBA8,  GIMP_RGB,  GIMP_RGBA_IMAGE,  GIMP_PRECISION_U8_NON_LINEAR,  "R'G'B'A u8"  },
-  { RAIIAF_FMT_G16,    GIMP_GRAY, GIMP_GRAY_IMAGE,  GIMP_PRECISION_U16_NON_LINEAR, "Y' u16"      },
-  { RAIIAF_FMT_GA16,   GIMP_GRAY, GIMP_GRAYA_IMAGE, GIMP_PRECISION_U16_NON_LINEAR, "Y'A u16"     },
-  { RAIIAF_FMT_RGB16,  GIMP_RGB,  GIMP_RGB_IMAGE,   GIMP_PRECISION_U16_NON_LINEAR, "R'G'B' u16"  },
-  { RAIIAF_FMT_RGBA16, GIMP_RGB,  GIMP_RGBA_IMAGE,  GIMP_PRECISION_U16_NON_LINEAR, "R'G'B'A u16" },
-};
-
-static const FormatMap *
-format_map_find (int format)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (format_map); i++)
-    if (format_map[i].format == format)
-      return &format_map[i];
-  return NULL;
+  return f->is_gray ? GIMP_GRAY : GIMP_RGB;
 }
 
-/* The library's format for a drawable being exported. */
-static int
-export_format_for (gboolean is_gray, gboolean has_alpha, gboolean sixteen)
+static GimpImageType
+format_layer_type (const RaiiafFormat *f)
 {
-  if (is_gray)
-    {
-      if (sixteen)
-        return has_alpha ? RAIIAF_FMT_GA16 : RAIIAF_FMT_G16;
-      return has_alpha ? RAIIAF_FMT_GA8 : RAIIAF_FMT_G8;
-    }
-  if (sixteen)
-    return has_alpha ? RAIIAF_FMT_RGBA16 : RAIIAF_FMT_RGB16;
-  return has_alpha ? RAIIAF_FMT_RGBA8 : RAIIAF_FMT_RGB8;
+  if (f->is_gray)
+    return f->has_alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
+  return f->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
+}
+
+static GimpPrecision
+format_precision (const RaiiafFormat *f)
+{
+  return f->sixteen ? GIMP_PRECISION_U16_NON_LINEAR : GIMP_PRECISION_U8_NON_LINEAR;
 }
 
 /* ------------------------------------------------------------------ */
@@ -421,7 +382,7 @@ typedef struct
 {
   raiiaf_ctx        *ctx;
   raiiaf_image_info  info;
-  const FormatMap   *map;
+  const RaiiafFormat *map;
   GimpColorProfile  *profile;
   RaiiafColour       colour;     /* palette and colour chunks (colour.c) */
   GPtrArray         *parasites;  /* GimpParasite*, attached in this order */
@@ -552,7 +513,7 @@ check_pixels (LoadedFile *lf, GFile *file, GError **error)
       return FALSE;
     }
 
-  lf->map = format_map_find (lf->info.format);
+  lf->map = raiiaf_format_find (lf->info.format);
   if (! lf->map)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
@@ -647,7 +608,7 @@ read_profile (LoadedFile *lf, GFile *file)
     {
       /* gAMA/cHRM without sRGB: a profile made of them, as GIMP does */
       lf->profile = raiiaf_colour_generated_profile (&lf->colour,
-                                                     lf->map->base_type == GIMP_GRAY);
+                                                     lf->map->is_gray);
       return;
     }
   if (raiiaf_get_icc_profile (lf->ctx, &icc, &icc_size, &icc_name) != RAIIAF_OK)
@@ -669,12 +630,12 @@ read_profile (LoadedFile *lf, GFile *file)
     }
 
   /* GIMP refuses an RGB profile on a grey image and the reverse. */
-  if (lf->map->base_type == GIMP_GRAY ? ! gimp_color_profile_is_gray (lf->profile)
+  if (lf->map->is_gray ? ! gimp_color_profile_is_gray (lf->profile)
                                       : ! gimp_color_profile_is_rgb (lf->profile))
     {
       g_message ("'%s': the ICC profile does not describe %s pixels; "
                  "it is ignored.", gimp_file_get_utf8_name (file),
-                 lf->map->base_type == GIMP_GRAY ? "grey" : "RGB");
+                 lf->map->is_gray ? "grey" : "RGB");
       g_clear_object (&lf->profile);
     }
 }
@@ -828,7 +789,7 @@ open_context (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
     }
 
   raiiaf_limits_default (&limits);
-  limits.max_image_pixels = MAX_IMAGE_PIXELS;
+  limits.max_image_pixels = RAIIAF_GIMP_MAX_IMAGE_PIXELS;
   err = raiiaf_ctx_set_limits (lf->ctx, &limits);
   if (! err)
     err = raiiaf_open_file (lf->ctx, path);
@@ -930,15 +891,15 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
     }
 
   image = gimp_image_new_with_precision (lf->info.width, lf->info.height,
-                                         lf->map->base_type,
-                                         lf->map->precision);
+                                         format_base_type (lf->map),
+                                         format_precision (lf->map));
   if (lf->profile)
     gimp_image_set_color_profile (image, lf->profile);
 
   /* As GIMP's PNG loader: GIMP renames it after the file on File > Open. */
   layer = gimp_layer_new (image, "Background",
                           lf->info.width, lf->info.height,
-                          lf->map->layer_type, 100,
+                          format_layer_type (lf->map), 100,
                           gimp_image_get_default_new_layer_mode (image));
   gimp_image_insert_layer (image, layer, NULL, 0);
 
@@ -1177,7 +1138,7 @@ raiiaf_load_thumb (GimpProcedure       *procedure,
   GIMP_VALUES_SET_INT   (return_vals, 2, (gint) lf.info.width);
   GIMP_VALUES_SET_INT   (return_vals, 3, (gint) lf.info.height);
   GIMP_VALUES_SET_ENUM  (return_vals, 4,
-                         raiiaf_colour_layer_type (&lf.colour, lf.map->layer_type));
+                         raiiaf_colour_layer_type (&lf.colour, format_layer_type (lf.map)));
   GIMP_VALUES_SET_INT   (return_vals, 5, 1);
 
   loaded_file_clear (&lf);
@@ -1342,137 +1303,6 @@ out:
   return ok;
 }
 
-/* The embedded PNG's metadata to write: what the file had (the origin
- * record), less what the user unticked. */
-typedef struct
-{
-  raiiaf_png_metadata  meta;
-  GArray              *texts;   /* raiiaf_png_text */
-  GPtrArray           *strings; /* what the texts point to */
-  guchar              *exif;
-  gboolean             complete; /* every metadata option on */
-} ExportMetadata;
-
-static void
-export_metadata_build (ExportMetadata      *em,
-                       GKeyFile            *origin,
-                       GimpProcedureConfig *config)
-{
-  gboolean xmp  = config_flag (config, "include-xmp");
-  gboolean exif = config_flag (config, "include-exif");
-  gboolean text = config_flag (config, "include-text");
-
-  memset (em, 0, sizeof *em);
-  em->texts    = g_array_new (FALSE, TRUE, sizeof (raiiaf_png_text));
-  em->strings  = g_ptr_array_new_with_free_func (g_free);
-  em->complete = xmp && exif && text;
-  if (! origin)
-    return;
-
-  if (xmp)
-    {
-      gchar *xmp = g_key_file_get_string (origin, "xmp", "packet", NULL);
-
-      if (xmp)
-        {
-          g_ptr_array_add (em->strings, xmp);
-          em->meta.xmp      = xmp;
-          em->meta.xmp_size = strlen (xmp);
-        }
-    }
-  if (exif)
-    {
-      gchar *b64 = g_key_file_get_string (origin, "exif", "data", NULL);
-
-      if (b64)
-        {
-          gsize size;
-
-          em->exif = g_base64_decode (b64, &size);
-          em->meta.exif      = em->exif;
-          em->meta.exif_size = size;
-          g_free (b64);
-        }
-    }
-  if (text)
-    {
-      for (gint i = 0; ; i++)
-        {
-          gchar          *group = g_strdup_printf ("text %d", i);
-          raiiaf_png_text t = { 0 };
-          gchar          *keyword = g_key_file_get_string (origin, group, "keyword", NULL);
-          gchar          *text;
-
-          if (! keyword)
-            {
-              g_free (group);
-              break;
-            }
-          text = g_key_file_get_string (origin, group, "text", NULL);
-          t.keyword            = keyword;
-          t.text               = text ? text : "";
-          t.size               = strlen (t.text);
-          t.compressed         = g_key_file_get_boolean (origin, group, "compressed", NULL);
-          t.international      = g_key_file_get_boolean (origin, group, "international", NULL);
-          t.language           = g_key_file_get_string (origin, group, "language", NULL);
-          t.translated_keyword = g_key_file_get_string (origin, group, "translated-keyword", NULL);
-          g_ptr_array_add (em->strings, keyword);
-          g_ptr_array_add (em->strings, text);
-          g_ptr_array_add (em->strings, (gpointer) t.language);
-          g_ptr_array_add (em->strings, (gpointer) t.translated_keyword);
-          g_array_append_val (em->texts, t);
-          g_free (group);
-        }
-    }
-  em->meta.texts      = (const raiiaf_png_text *) em->texts->data;
-  em->meta.text_count = em->texts->len;
-}
-
-static void
-export_metadata_clear (ExportMetadata *em)
-{
-  g_array_free (em->texts, TRUE);
-  g_ptr_array_free (em->strings, TRUE);
-  g_free (em->exif);
-}
-
-/* The PNG bytes of the file the image came from, when it still holds the
- * image the user opened: copied back unchanged. NULL otherwise. */
-static GBytes *
-origin_png_bytes (GKeyFile *origin)
-{
-  gchar      *path = g_key_file_get_string (origin, "origin", "path", NULL);
-  gchar      *want = g_key_file_get_string (origin, "origin", "image-sha256", NULL);
-  raiiaf_ctx *ctx  = path && want ? raiiaf_ctx_new () : NULL;
-  GBytes     *bytes = NULL;
-  guint8      sha[32];
-  const void *data;
-  size_t      size;
-
-  if (ctx &&
-      raiiaf_open_file (ctx, path) == RAIIAF_OK &&
-      raiiaf_get_image_sha256 (ctx, sha) == RAIIAF_OK)
-    {
-      gchar *have = hex_string (sha, sizeof sha);
-
-      /* the bytes are checked against the same digest as they are read */
-      if (! strcmp (have, want) &&
-          raiiaf_get_image_data (ctx, &data, &size) == RAIIAF_OK)
-        bytes = g_bytes_new (data, size);
-      g_free (have);
-    }
-  raiiaf_ctx_free (ctx);
-  g_free (path);
-  g_free (want);
-  return bytes;
-}
-
-static guint64
-resolution_ppm (gdouble dpi)
-{
-  return dpi > 0 ? (guint64) (dpi / 0.0254 + 0.5) : 0;
-}
-
 /* Gives the writer the image: the file's own PNG bytes when the pixels,
  * profile, resolution and metadata are as opened, else the pixels encoded
  * with the metadata that goes out. *unchanged tells whether the pixels are
@@ -1490,10 +1320,11 @@ set_image (raiiaf_writer       *w,
 {
   GimpColorProfile *profile;
   const Babl       *format;
-  const FormatMap  *map;
+  const RaiiafFormat *map;
   GeglBuffer       *buffer;
   raiiaf_pixels     px = { 0 };
-  ExportMetadata    em;
+  RaiiafExportMetadata em;
+  RaiiafMetadataChoice choice = { 0 };
   gboolean          sixteen;
   guchar           *pixels;
   guchar           *indices = NULL;
@@ -1525,9 +1356,9 @@ set_image (raiiaf_writer       *w,
 
   px.width  = (uint32_t) gimp_drawable_get_width (drawable);
   px.height = (uint32_t) gimp_drawable_get_height (drawable);
-  px.format = export_format_for (gimp_drawable_is_gray (drawable),
-                                 gimp_drawable_has_alpha (drawable), sixteen);
-  map = format_map_find (px.format);
+  map = raiiaf_format_for (gimp_drawable_is_gray (drawable),
+                           gimp_drawable_has_alpha (drawable), sixteen);
+  px.format = map->format;
 
   if (! g_size_checked_mul (&size, px.width, px.height) ||
       ! g_size_checked_mul (&size, size, raiiaf_format_pixel_size (px.format)) ||
@@ -1555,43 +1386,37 @@ set_image (raiiaf_writer       *w,
   profile = gimp_image_get_color_profile (original);
   gimp_image_get_resolution (original, &xres, &yres);
 
-  *unchanged = FALSE;
-  if (origin &&
-      g_key_file_get_integer (origin, "origin", "format", NULL) == px.format)
-    {
-      gchar *want = g_key_file_get_string (origin, "origin", "pixels", NULL);
-      gchar *have = pixel_digest (pixels, px.width, px.height,
-                                  raiiaf_format_pixel_size (px.format), profile);
+  {
+    gsize         icc_size = 0;
+    const guint8 *icc = profile ? gimp_color_profile_get_icc_profile (profile, &icc_size)
+                                : NULL;
 
-      *unchanged = want && ! strcmp (want, have);
-      g_free (want);
-      g_free (have);
-    }
+    *unchanged = raiiaf_origin_unchanged (origin, px.format, pixels,
+                                          px.width, px.height, icc, icc_size);
+  }
 
-  keep_profile    = config_flag (config, "include-color-profile");
-  keep_resolution = config_flag (config, "include-resolution");
-  export_metadata_build (&em, origin, config);
+  choice.exif          = config_flag (config, "include-exif");
+  choice.xmp           = config_flag (config, "include-xmp");
+  choice.text          = config_flag (config, "include-text");
+  choice.color_profile = config_flag (config, "include-color-profile");
+  choice.resolution    = config_flag (config, "include-resolution");
+  keep_profile    = choice.color_profile;
+  keep_resolution = choice.resolution;
+  raiiaf_export_metadata_build (&em, origin, &choice);
 
-  if (*unchanged && em.complete && keep_profile && keep_resolution)
-    {
-      guint64  ppm_x = g_key_file_get_uint64 (origin, "origin", "ppm-x", NULL);
-      guint64  ppm_y = g_key_file_get_uint64 (origin, "origin", "ppm-y", NULL);
-      /* A file without pHYs opens at GIMP's default resolution; a change
-       * to it makes the image dirty. */
-      gboolean same_resolution = ppm_x ? (resolution_ppm (xres) == ppm_x &&
-                                          resolution_ppm (yres) == ppm_y)
-                                       : ! gimp_image_is_dirty (original);
-
-      if (same_resolution)
-        kept = origin_png_bytes (origin);
-    }
+  /* A file without pHYs opens at GIMP's default resolution; a change to
+   * it makes the image dirty. */
+  if (*unchanged && raiiaf_metadata_all_kept (&choice) &&
+      raiiaf_origin_same_resolution (origin, xres, yres,
+                                     gimp_image_is_dirty (original)))
+    kept = raiiaf_origin_png_bytes (origin);
 
   if (kept)
     {
       err = raiiaf_writer_set_image_png (w, g_bytes_get_data (kept, NULL),
                                          g_bytes_get_size (kept));
       g_bytes_unref (kept);
-      export_metadata_clear (&em);
+      raiiaf_export_metadata_clear (&em);
       g_clear_object (&profile);
       g_free (pixels);
       return err ? export_error (error, file, w, err, "image") : TRUE;
@@ -1611,13 +1436,13 @@ set_image (raiiaf_writer       *w,
     }
   if (keep_resolution)
     {
-      px.ppm_x = (uint32_t) resolution_ppm (xres);
-      px.ppm_y = (uint32_t) resolution_ppm (yres);
+      px.ppm_x = (uint32_t) raiiaf_resolution_ppm (xres);
+      px.ppm_y = (uint32_t) raiiaf_resolution_ppm (yres);
     }
 
   err = raiiaf_encode_png (&px, config_int (config, "compression"), &em.meta,
                            &png, &png_size, message, sizeof message);
-  export_metadata_clear (&em);
+  raiiaf_export_metadata_clear (&em);
   g_clear_object (&profile);
   g_free (indices);
   g_free (pixels);
