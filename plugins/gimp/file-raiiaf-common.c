@@ -258,11 +258,8 @@ out:
  * fraction of the decoding. The same digest as the GIMP 3 plug-in's (which
  * feeds it strip by strip while decoding), so that an origin record made
  * by either GIMP serves the other: strips of 64 rows, then the profile. */
-#define DIGEST_STRIP_ROWS 64
-#define DIGEST_SEED       0x6A09E667F3BCC908ULL
-
-static guint64
-digest_add (guint64 h, const guchar *data, gsize size)
+guint64
+raiiaf_digest_add (guint64 h, const guchar *data, gsize size)
 {
   gsize i;
 
@@ -285,12 +282,12 @@ raiiaf_pixel_digest (const guchar *data, guint32 width, guint32 height, gsize pi
                      const guint8 *icc, gsize icc_size)
 {
   gsize   row = (gsize) width * pixel_size;
-  guint64 h = DIGEST_SEED;
+  guint64 h = RAIIAF_DIGEST_SEED;
 
-  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
-    h = digest_add (h, data + y * row, MIN (DIGEST_STRIP_ROWS, height - y) * row);
+  for (guint32 y = 0; y < height; y += RAIIAF_DIGEST_STRIP_ROWS)
+    h = raiiaf_digest_add (h, data + y * row, MIN (RAIIAF_DIGEST_STRIP_ROWS, height - y) * row);
   if (icc)
-    h = digest_add (h, icc, icc_size);
+    h = raiiaf_digest_add (h, icc, icc_size);
   return h;
 }
 
@@ -304,14 +301,22 @@ hex_string (const guint8 *bytes, gsize n)
   return hex;
 }
 
+gchar *
+raiiaf_digest_finish (guint64 h, const guint8 *icc, gsize icc_size)
+{
+  if (icc)
+    h = raiiaf_digest_add (h, icc, icc_size);
+  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x", h);
+}
+
 static gchar *
 digest_string (const guchar *pixels, guint32 width, guint32 height, int format,
                const guint8 *icc, gsize icc_size)
 {
-  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x",
-                          raiiaf_pixel_digest (pixels, width, height,
-                                               raiiaf_format_pixel_size (format),
-                                               icc, icc_size));
+  return raiiaf_digest_finish (raiiaf_pixel_digest (pixels, width, height,
+                                                    raiiaf_format_pixel_size (format),
+                                                    NULL, 0),
+                               icc, icc_size);
 }
 
 /* The embedded PNG's metadata as stored, so that export writes back
@@ -378,9 +383,13 @@ raiiaf_origin_read (raiiaf_ctx               *ctx,
   g_key_file_set_string (kf, "origin", "image-sha256", text);
   g_free (text);
   g_key_file_set_integer (kf, "origin", "format", info->format);
-  text = digest_string (pixels, info->width, info->height, info->format, icc, icc_size);
-  g_key_file_set_string (kf, "origin", "pixels", text);
-  g_free (text);
+  if (pixels)
+    {
+      text = digest_string (pixels, info->width, info->height, info->format,
+                            icc, icc_size);
+      g_key_file_set_string (kf, "origin", "pixels", text);
+      g_free (text);
+    }
   g_key_file_set_uint64 (kf, "origin", "ppm-x", info->ppm_x);
   g_key_file_set_uint64 (kf, "origin", "ppm-y", info->ppm_y);
 

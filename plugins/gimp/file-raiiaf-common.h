@@ -96,12 +96,22 @@ gboolean raiiaf_read_attachments   (raiiaf_ctx   *ctx,
  * same digest at open and at export means the picture was not changed. */
 guint64   raiiaf_pixel_digest     (const guchar *data, guint32 width, guint32 height,
                                    gsize pixel_size, const guint8 *icc, gsize icc_size);
+/* The same digest fed strip by strip while decoding: start from
+ * RAIIAF_DIGEST_SEED, add strips of RAIIAF_DIGEST_STRIP_ROWS rows (the last
+ * may be shorter), then raiiaf_digest_finish adds the profile (icc or NULL)
+ * and gives the digest as text (g_free), as the origin record keeps it. */
+#define RAIIAF_DIGEST_STRIP_ROWS 64
+#define RAIIAF_DIGEST_SEED       0x6A09E667F3BCC908ULL
+guint64   raiiaf_digest_add       (guint64 h, const guchar *data, gsize size);
+gchar    *raiiaf_digest_finish    (guint64 h, const guint8 *icc, gsize icc_size);
 
 /* Where the image came from: the file (by path and image digest, to copy
  * its PNG bytes back when nothing changed), the pixels' digest (pixels in
  * info->format, `icc` their profile or NULL), resolution, the latents in
  * file order and the embedded PNG's metadata as stored (*png_meta, free
- * with raiiaf_free; kept for the caller). */
+ * with raiiaf_free; kept for the caller). With `pixels` NULL the record
+ * has no pixels' digest yet: the caller adds its "pixels" key (a plug-in
+ * that digests strip by strip while decoding). */
 gboolean  raiiaf_origin_read      (raiiaf_ctx               *ctx,
                                    const gchar              *path,
                                    const raiiaf_image_info  *info,

@@ -406,97 +406,26 @@ loaded_file_clear (LoadedFile *lf)
   memset (lf, 0, sizeof *lf);
 }
 
-/* A digest of pixels and the profile they are in: the same digest at open
- * and at export means the picture was not changed. It tells an edit from
- * none (not an adversary's collision), and costs a fraction of the
- * decoding. Pixels go in by strips of DIGEST_STRIP_ROWS rows, as they are
- * decoded at open. */
-#define DIGEST_STRIP_ROWS 64
-
-static guint64
-digest_add (guint64 h, const guchar *data, gsize size)
-{
-  gsize i;
-
-  h ^= size;
-  for (i = 0; i + 8 <= size; i += 8)
-    {
-      guint64 v;
-
-      memcpy (&v, data + i, 8);
-      h = (h ^ (v * 0x9E3779B97F4A7C15ULL));
-      h = ((h << 31) | (h >> 33)) * 0xC2B2AE3D27D4EB4FULL;
-    }
-  for (; i < size; i++)
-    h = (h ^ data[i]) * 0x100000001B3ULL;
-  return h;
-}
-
+/* The pixels' digest (file-raiiaf-common's) with `profile` as their ICC
+ * profile. Pixels go in by strips of RAIIAF_DIGEST_STRIP_ROWS rows, as they
+ * are decoded at open. */
 static gchar *
 digest_finish (guint64 h, GimpColorProfile *profile)
 {
-  if (profile)
-    {
-      gsize         icc_size;
-      const guint8 *icc = gimp_color_profile_get_icc_profile (profile, &icc_size);
+  gsize         icc_size = 0;
+  const guint8 *icc = profile ? gimp_color_profile_get_icc_profile (profile, &icc_size)
+                              : NULL;
 
-      h = digest_add (h, icc, icc_size);
-    }
-  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x", h);
+  return raiiaf_digest_finish (h, icc, icc_size);
 }
 
-#define DIGEST_SEED 0x6A09E667F3BCC908ULL
-
-/* The digest of a whole picture (rows packed), strip by strip. */
+/* The digest of a whole picture (rows packed). */
 static gchar *
 pixel_digest (const guchar *pixels, guint32 width, guint32 height, gsize pixel_size,
               GimpColorProfile *profile)
 {
-  gsize   row = (gsize) width * pixel_size;
-  guint64 h = DIGEST_SEED;
-
-  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
-    h = digest_add (h, pixels + y * row, MIN (DIGEST_STRIP_ROWS, height - y) * row);
-  return digest_finish (h, profile);
-}
-
-static gchar *
-hex_string (const guint8 *bytes, gsize n)
-{
-  gchar *hex = g_malloc (2 * n + 1);
-
-  for (gsize i = 0; i < n; i++)
-    g_snprintf (hex + 2 * i, 3, "%02x", bytes[i]);
-  return hex;
-}
-
-/* The embedded PNG's metadata as stored, kept in the origin record so
- * that export writes back exactly what the file had. */
-static void
-origin_set_png_metadata (GKeyFile *kf, const raiiaf_png_metadata *m)
-{
-  if (m->xmp)
-    g_key_file_set_string (kf, "xmp", "packet", m->xmp);
-  if (m->exif)
-    {
-      gchar *b64 = g_base64_encode (m->exif, m->exif_size);
-
-      g_key_file_set_string (kf, "exif", "data", b64);
-      g_free (b64);
-    }
-  for (gsize i = 0; i < m->text_count; i++)
-    {
-      const raiiaf_png_text *t = &m->texts[i];
-      gchar *group = g_strdup_printf ("text %" G_GSIZE_FORMAT, i);
-
-      g_key_file_set_string  (kf, group, "keyword", t->keyword);
-      g_key_file_set_string  (kf, group, "text", t->text);
-      g_key_file_set_boolean (kf, group, "compressed", t->compressed);
-      g_key_file_set_boolean (kf, group, "international", t->international);
-      g_key_file_set_string  (kf, group, "language", t->language);
-      g_key_file_set_string  (kf, group, "translated-keyword", t->translated_keyword);
-      g_free (group);
-    }
+  return digest_finish (raiiaf_pixel_digest (pixels, width, height, pixel_size, NULL, 0),
+                        profile);
 }
 
 static gboolean
@@ -541,7 +470,7 @@ decode_into (LoadedFile  *lf,
   guint32  height = lf->info.height;
   gboolean whole = FALSE;
   guchar  *pixels = NULL;
-  guint64  h = DIGEST_SEED;
+  guint64  h = RAIIAF_DIGEST_SEED;
   size_t   size = 0;
   int      err;
 
@@ -552,7 +481,7 @@ decode_into (LoadedFile  *lf,
       err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size);
     }
   else
-    size = row * MIN (DIGEST_STRIP_ROWS, height);
+    size = row * MIN (RAIIAF_DIGEST_STRIP_ROWS, height);
   if (err)
     {
       set_ctx_error (error, file, lf->ctx, err);
@@ -570,18 +499,18 @@ decode_into (LoadedFile  *lf,
   if (whole && (err = raiiaf_decode_image (lf->ctx, lf->info.format, pixels, size)))
     goto fail;
 
-  for (guint32 y = 0; y < height; y += DIGEST_STRIP_ROWS)
+  for (guint32 y = 0; y < height; y += RAIIAF_DIGEST_STRIP_ROWS)
     {
-      guint32  rows  = MIN (DIGEST_STRIP_ROWS, height - y);
+      guint32  rows  = MIN (RAIIAF_DIGEST_STRIP_ROWS, height - y);
       guchar  *strip = whole ? pixels + y * row : pixels;
 
       for (guint32 r = 0; ! whole && r < rows; r++)
         if ((err = raiiaf_decode_row (lf->ctx, strip + r * row, row)))
           goto fail;
-      h = digest_add (h, strip, rows * row);
+      h = raiiaf_digest_add (h, strip, rows * row);
       gegl_buffer_set (buffer, GEGL_RECTANGLE (0, (gint) y, (gint) lf->info.width, (gint) rows),
                        0, format, strip, GEGL_AUTO_ROWSTRIDE);
-      if (y % (DIGEST_STRIP_ROWS * 16) == 0)
+      if (y % (RAIIAF_DIGEST_STRIP_ROWS * 16) == 0)
         gimp_progress_update ((gdouble) y / height);
     }
   g_free (pixels);
@@ -725,52 +654,14 @@ fail:
   return FALSE;
 }
 
-/* Where the image came from, for export: the file (by path and image
- * digest, to copy its PNG bytes back when nothing changed), the pixels'
- * digest, the latents in file order and the PNG's metadata as stored. */
+/* Where the image came from, for export (file-raiiaf-common's origin
+ * record); the pixels' digest is added once they are decoded. */
 static gboolean
 read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
 {
-  guint8   sha[32];
-  gchar   *hex;
-  gchar   *abs_path;
-  size_t   count = 0;
-  GPtrArray *keys;
-  int      err;
-
-  if ((err = raiiaf_get_image_sha256 (lf->ctx, sha)) ||
-      (err = raiiaf_get_latent_count (lf->ctx, &count)) ||
-      (err = raiiaf_get_png_metadata (lf->ctx, &lf->png_meta)))
-    {
-      set_ctx_error (error, file, lf->ctx, err);
-      return FALSE;
-    }
-
-  lf->origin = g_key_file_new ();
-  abs_path = g_canonicalize_filename (path, NULL);
-  g_key_file_set_string (lf->origin, "origin", "path", abs_path);
-  g_free (abs_path);
-  hex = hex_string (sha, sizeof sha);
-  g_key_file_set_string (lf->origin, "origin", "image-sha256", hex);
-  g_free (hex);
-  g_key_file_set_integer (lf->origin, "origin", "format", lf->info.format);
-  g_key_file_set_uint64 (lf->origin, "origin", "ppm-x", lf->info.ppm_x);
-  g_key_file_set_uint64 (lf->origin, "origin", "ppm-y", lf->info.ppm_y);
-
-  keys = g_ptr_array_new ();
-  for (size_t i = 0; i < count; i++)
-    {
-      raiiaf_latent_info latent;
-
-      if (raiiaf_get_latent_info (lf->ctx, i, &latent) == RAIIAF_OK)
-        g_ptr_array_add (keys, (gpointer) latent.key);
-    }
-  g_key_file_set_string_list (lf->origin, "origin", "latents",
-                              (const gchar * const *) keys->pdata, keys->len);
-  g_ptr_array_free (keys, TRUE);
-
-  origin_set_png_metadata (lf->origin, lf->png_meta);
-  return TRUE;
+  return raiiaf_origin_read (lf->ctx, path, &lf->info, NULL, NULL, 0,
+                             &lf->png_meta, &lf->origin,
+                             gimp_file_get_utf8_name (file), error);
 }
 
 static gboolean
@@ -1185,122 +1076,36 @@ export_error (GError              **error,
   return FALSE;
 }
 
-/* Hands one parasite (JSON or a stored latent), when the image has it,
- * to a writer call. */
-static gboolean
-add_json_parasite (raiiaf_writer  *w,
-                   GimpImage      *image,
-                   const gchar    *name,
-                   int           (*set_json) (raiiaf_writer *, const char *, size_t),
-                   GFile          *file,
-                   GError        **error)
+/* The image's parasite `name` for file-raiiaf-common, without a copy. */
+static GBytes *
+lookup_parasite (const gchar *name, gpointer user_data)
 {
-  GimpParasite *parasite = gimp_image_get_parasite (image, name);
-  guint32       size;
+  GimpParasite *parasite = gimp_image_get_parasite (GIMP_IMAGE (user_data), name);
   gconstpointer data;
-  int           err;
+  guint32       size;
 
   if (! parasite)
-    return TRUE;
+    return NULL;
   data = gimp_parasite_get_data (parasite, &size);
-  err  = set_json (w, data, size);
-  gimp_parasite_free (parasite);
-  if (err)
-    {
-      gchar   *what = g_strdup_printf ("parasite %s", name);
-      gboolean ok   = export_error (error, file, w, err, what);
-
-      g_free (what);
-      return ok;
-    }
-  return TRUE;
+  return g_bytes_new_with_free_func (data, size,
+                                     (GDestroyNotify) gimp_parasite_free, parasite);
 }
 
 /* The image's origin record (see read_origin), or NULL. */
 static GKeyFile *
 origin_get (GimpImage *image)
 {
-  GimpParasite *parasite = gimp_image_get_parasite (image, PARASITE_ORIGIN);
-  GKeyFile     *kf;
-  guint32       size;
+  GBytes   *bytes = lookup_parasite (PARASITE_ORIGIN, image);
+  GKeyFile *kf;
+  gsize     size;
   gconstpointer data;
 
-  if (! parasite)
+  if (! bytes)
     return NULL;
-  data = gimp_parasite_get_data (parasite, &size);
-  kf = g_key_file_new ();
-  if (! g_key_file_load_from_data (kf, data, size, G_KEY_FILE_NONE, NULL))
-    g_clear_pointer (&kf, g_key_file_free);
-  gimp_parasite_free (parasite);
+  data = g_bytes_get_data (bytes, &size);
+  kf = raiiaf_origin_parse (data, size);
+  g_bytes_unref (bytes);
   return kf;
-}
-
-/* The writer's add_latent_stored, in the shape of its JSON setters. */
-static int
-add_latent_blob (raiiaf_writer *w, const char *blob, size_t size)
-{
-  return raiiaf_writer_add_latent_stored (w, blob, size);
-}
-
-static gboolean
-add_latent_parasite (raiiaf_writer *w,
-                     GimpImage     *image,
-                     const gchar   *name,
-                     GFile         *file,
-                     GError       **error)
-{
-  return add_json_parasite (w, image, name, add_latent_blob, file, error);
-}
-
-/* The latents in the file's order (the origin record's list), then any a
- * script attached since, in the order GIMP lists them. */
-static gboolean
-add_latents (raiiaf_writer       *w,
-             GimpImage           *image,
-             GKeyFile            *origin,
-             GimpProcedureConfig *config,
-             GFile               *file,
-             GError             **error)
-{
-  GHashTable *done = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  gchar     **order = origin ? g_key_file_get_string_list (origin, "origin", "latents",
-                                                           NULL, NULL)
-                             : NULL;
-  gchar     **names = gimp_image_get_parasite_list (image);
-  gint        storage = gimp_procedure_config_get_choice_id (config, "latent-storage");
-  gboolean    ok = TRUE;
-  int         err;
-
-  if (! config_flag (config, "keep-latents"))
-    goto out;
-  if (storage >= 0 && (err = raiiaf_writer_set_latent_storage (w, storage)))
-    {
-      ok = export_error (error, file, w, err, "latent-storage");
-      goto out;
-    }
-
-  for (gint i = 0; ok && order && order[i]; i++)
-    {
-      gchar *name = g_strconcat (PARASITE_LATENT_PREFIX, order[i], NULL);
-
-      if (g_hash_table_contains (done, name))
-        g_free (name);
-      else
-        {
-          ok = add_latent_parasite (w, image, name, file, error);
-          g_hash_table_add (done, name);
-        }
-    }
-  for (gint i = 0; ok && names && names[i]; i++)
-    if (g_str_has_prefix (names[i], PARASITE_LATENT_PREFIX) &&
-        ! g_hash_table_contains (done, names[i]))
-      ok = add_latent_parasite (w, image, names[i], file, error);
-
-out:
-  g_strfreev (order);
-  g_strfreev (names);
-  g_hash_table_destroy (done);
-  return ok;
 }
 
 /* Gives the writer the image: the file's own PNG bytes when the pixels,
@@ -1472,6 +1277,7 @@ export_image (GFile               *file,
   gchar         *prompt = NULL;
   gchar         *model = NULL;
   GKeyFile      *origin;
+  gchar        **names = NULL;
   gboolean       unchanged = FALSE;
   gboolean       ok = FALSE;
   int            err;
@@ -1488,11 +1294,13 @@ export_image (GFile               *file,
 
   /* Parasites come from the image the user sees; the exported copy made
    * by gimp_export_options_get_image() carries the same ones. */
-  if (! add_json_parasite (w, original, PARASITE_MANIFEST,
-                           raiiaf_writer_set_metadata_json, file, error) ||
-      ! add_json_parasite (w, original, PARASITE_ENVIRONMENT,
-                           raiiaf_writer_set_env_json, file, error) ||
-      ! add_latents (w, original, origin, config, file, error))
+  names = gimp_image_get_parasite_list (original);
+  if (! raiiaf_writer_add_parasites (w, origin, (const gchar * const *) names,
+                                     lookup_parasite, original,
+                                     config_flag (config, "keep-latents"),
+                                     gimp_procedure_config_get_choice_id (config,
+                                                                          "latent-storage"),
+                                     gimp_file_get_utf8_name (file), error))
     goto out;
 
   g_object_get (config, "prompt", &prompt, "model", &model, NULL);
@@ -1540,6 +1348,7 @@ export_image (GFile               *file,
 out:
   if (origin)
     g_key_file_free (origin);
+  g_strfreev (names);
   g_free (prompt);
   g_free (model);
   raiiaf_writer_free (w);
