@@ -802,3 +802,20 @@ raiiaf_writer_finish (raiiaf_writer              *w,
     return raiiaf_export_error (error, display_name, w, err, "writing");
   return TRUE;
 }
+
+guchar *
+raiiaf_export_pixels_new (const raiiaf_pixels *px,
+                          gsize              *size,
+                          const gchar        *display_name,
+                          GError            **error)
+{
+  guchar *pixels = NULL;
+
+  if (! g_size_checked_mul (size, px->width, px->height) ||
+      ! g_size_checked_mul (size, *size, raiiaf_format_pixel_size (px->format)) ||
+      ! (pixels = g_try_malloc (*size)))
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
+                 "Could not export '%s': not enough memory for the pixels",
+                 display_name);
+  return pixels;
+}

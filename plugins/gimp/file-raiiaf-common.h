@@ -47,6 +47,13 @@ typedef struct
 
 const RaiiafFormat *raiiaf_format_find (int format);
 /* The library's format for pixels being exported. */
+/* A buffer for the pixels of `px` (its width, height and format set), its
+ * size in *size; NULL with *error set when the size overflows or the
+ * memory is not there. Both plug-ins' exports take their pixels in it. */
+guchar   *raiiaf_export_pixels_new (const raiiaf_pixels *px,
+                                    gsize              *size,
+                                    const gchar        *display_name,
+                                    GError            **error);
 const RaiiafFormat *raiiaf_format_for  (gboolean is_gray,
                                         gboolean has_alpha,
                                         gboolean sixteen);

@@ -731,15 +731,9 @@ set_image_from_drawable (raiiaf_writer              *w,
   px.height = (uint32_t) gimp_drawable_height (drawable);
   px.format = map->format;
 
-  if (! g_size_checked_mul (&size, px.width, px.height) ||
-      ! g_size_checked_mul (&size, size, raiiaf_format_pixel_size (px.format)) ||
-      ! (pixels = g_try_malloc (size)))
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM,
-                   "Could not export '%s': not enough memory for the pixels",
-                   display_name);
-      return FALSE;
-    }
+  pixels = raiiaf_export_pixels_new (&px, &size, display_name, error);
+  if (! pixels)
+    return FALSE;
 
   /* The drawable's own space: samples leave in the encoding of the
    * image's profile, which is written next to them. */
