@@ -46,6 +46,12 @@ static void print_help(FILE *out)
             "  -c, --compression N      re-encode the image's pixels as PNG at zlib level\n"
             "                           N (0-9) instead of storing IMG.png's bytes; only\n"
             "                           the pixels and the ICC profile are kept\n"
+            "      --no-import          do not read the AI tools' PNG text (AUTOMATIC1111\n"
+            "                           'parameters', ComfyUI 'prompt'/'workflow',\n"
+            "                           InvokeAI, Fooocus, SwarmUI, NovelAI) into the\n"
+            "                           manifest; by default the prompt, model and\n"
+            "                           settings fill what --metadata left empty and\n"
+            "                           every text chunk is recorded\n"
             "  -f, --force              replace OUT if it exists; like cp, a symbolic\n"
             "                           link is written through to its target, hard\n"
             "                           links, mode and (where allowed) owner are kept\n"
@@ -102,7 +108,8 @@ static int set_json_file(raiiaf_writer *w, const char *path, bool env)
 }
 
 static int pack(const char *out, const char *image_path, const latent_arg *latents, size_t latent_count,
-                const char *metadata_path, const char *env_path, int storage, int compression)
+                const char *metadata_path, const char *env_path, int storage, int compression,
+                bool import_text)
 {
     int status = TOOL_EXIT_FAILURE;
     char *image = NULL;
@@ -118,8 +125,6 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         goto out;
     }
     int rc = raiiaf_writer_set_image_png(w, image, image_size);
-    if (rc == RAIIAF_OK && compression >= 0)
-        rc = raiiaf_writer_recompress_image(w, compression);
     if (rc != RAIIAF_OK) {
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
@@ -131,6 +136,18 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         goto out;
     if (env_path && set_json_file(w, env_path, true) != TOOL_EXIT_OK)
         goto out;
+    /* The AI tools' text chunks: prompt and settings where --metadata
+     * left them empty, every chunk recorded. */
+    if (import_text && raiiaf_writer_import_png_text(w) != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, raiiaf_writer_message(w));
+        goto out;
+    }
+    /* After the import: a re-encoded image keeps no text chunk, the
+     * manifest's record of them stays. */
+    if (compression >= 0 && raiiaf_writer_recompress_image(w, compression) != RAIIAF_OK) {
+        tool_error("%s: %s", image_path, raiiaf_writer_message(w));
+        goto out;
+    }
     /* Named in a new environment only: no edit_history entry (action
      * NULL), since extract + pack gives back the same image and metadata. */
     raiiaf_writer_set_software(w, "raiiaf", raiiaf_version_string(), NULL);
@@ -176,7 +193,7 @@ static int parse_latent_arg(const char *prog, const char *spec, latent_arg *arg)
     return TOOL_EXIT_OK;
 }
 
-enum { OPT_LATENT_STORAGE = 256 };
+enum { OPT_LATENT_STORAGE = 256, OPT_NO_IMPORT };
 
 int cmd_pack(int argc, char **argv)
 {
@@ -189,12 +206,13 @@ int cmd_pack(int argc, char **argv)
         {"latent-storage", required_argument, NULL, OPT_LATENT_STORAGE},
         {"compression", required_argument, NULL, 'c'},
         {"force", no_argument, NULL, 'f'},
+        {"no-import", no_argument, NULL, OPT_NO_IMPORT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *image = NULL, *metadata = NULL, *env = NULL;
     int storage = RAIIAF_STORAGE_AUTO, compression = -1;
-    bool force = false;
+    bool force = false, import_text = true;
     latent_arg *latents = calloc((size_t)argc, sizeof *latents);
     size_t latent_count = 0;
     int status = TOOL_EXIT_USAGE;
@@ -210,6 +228,7 @@ int cmd_pack(int argc, char **argv)
         case 'm': metadata = optarg; break;
         case 'e': env = optarg; break;
         case 'f': force = true; break;
+        case OPT_NO_IMPORT: import_text = false; break;
         case 'l':
             if (parse_latent_arg(argv[0], optarg, &latents[latent_count]) != TOOL_EXIT_OK) {
                 free(latents[latent_count].key);
@@ -273,7 +292,8 @@ int cmd_pack(int argc, char **argv)
         status = TOOL_EXIT_FAILURE;
         goto out;
     }
-    status = pack(out, image, latents, latent_count, metadata, env, storage, compression);
+    status = pack(out, image, latents, latent_count, metadata, env, storage, compression,
+                  import_text);
 out:
     for (size_t i = 0; i < latent_count; i++)
         free(latents[i].key);

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"verify", cmd_verify, "check every record and payload of each file"},
     {"extract", cmd_extract, "write the image, latents (.npy), manifest and environment to a folder"},
     {"pack", cmd_pack, "build a file from a PNG, .npy latents and metadata JSON"},
+    {"diff", cmd_diff, "say what differs between two files (metadata, image, latents)"},
 };
 
 static void print_usage(FILE *out)

@@ -399,6 +399,32 @@ typedef struct raiiaf_png_metadata {
  * (RAIIAF_ELIMIT beyond). */
 RAIIAF_API int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta);
 
+/* ---- The AI tools' own PNG text ----
+ * AUTOMATIC1111 (and forks), SwarmUI, Fooocus, ComfyUI, InvokeAI and
+ * NovelAI keep their generation data in PNG text chunks. A writer imports
+ * them (raiiaf_writer_import_png_text / _import_texts): the prompt,
+ * negative prompt, model, seed, steps, sampler, cfg scale and scheduler
+ * fill the manifest's fields that are still empty, and every text chunk
+ * is recorded as it was under raiiaf_metadata.ai_metadata ("tool",
+ * "png_text": [{"chunk", "keyword", "language", "translated_keyword",
+ * "compressed", "text"}], "notes" on what could not be taken). A text too
+ * large for the manifest is recorded by size and sha256 ("in_image": true)
+ * and kept by the embedded PNG. Texts that match no layout, or JSON that
+ * does not parse, are recorded and never fail the import. */
+
+/* The recorded chunks that hold their text, in their original order, for
+ * an exported PNG (raiiaf_encode_png's meta, or a host's own PNG text);
+ * one malloc'd block to release with raiiaf_free(). No ai_metadata: a
+ * block with text_count 0. */
+RAIIAF_API int raiiaf_get_source_texts(raiiaf_ctx *ctx, raiiaf_png_metadata **meta);
+/* The tool the file's metadata was imported from ("ComfyUI", ...), or
+ * NULL. Owned by the context. */
+RAIIAF_API const char *raiiaf_get_source_tool(raiiaf_ctx *ctx);
+/* Non-zero for a PNG text keyword an AI tool writes ("parameters",
+ * "prompt", "workflow", "invokeai_metadata", ...): what a host that sees
+ * every text of an image as a property passes to the import. */
+RAIIAF_API int raiiaf_is_ai_text_keyword(const char *keyword);
+
 /* ---------------------------------------------------------------------
  * Writing
  * ------------------------------------------------------------------- */
@@ -497,6 +523,16 @@ RAIIAF_API int raiiaf_writer_set_text(raiiaf_writer *w, const char *key, const c
 
 /* Sets an extra key of raiiaf_metadata to a JSON value. */
 RAIIAF_API int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, const char *json);
+
+/* Imports the AI tools' text chunks of the image given to the writer
+ * (raiiaf_writer_set_image_png; see "The AI tools' own PNG text" above):
+ * call it after raiiaf_writer_set_metadata_json(), whose fields it does
+ * not overwrite. The PNG keeps its chunks as they are. */
+RAIIAF_API int raiiaf_writer_import_png_text(raiiaf_writer *w);
+/* The same for texts a host read from its image (e.g. ImageMagick's
+ * properties): recorded and recognised as if they were the PNG's. */
+RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts,
+                                          size_t count);
 
 /* The environment JSON, stored as given (must be an object). Without it the
  * writer describes its own software: os, libraiiaf and its libraries, and

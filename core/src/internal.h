@@ -249,6 +249,15 @@ extern const size_t rf_text_field_count;
 extern const rf_text_field rf_text_sections[];
 extern const size_t rf_text_section_count;
 
+/* ---- the AI tools' PNG text (aimeta.c) ---- */
+/* Recognises the tools' layouts in a PNG's text chunks (or in texts a host
+ * gives), fills the empty fields of model_info and records the chunks as
+ * extras.ai_metadata. Unreadable or unknown texts never fail. */
+int rf_ai_import_png(json_object *model_info, json_object *extras, const uint8_t *png,
+                     size_t size, rf_msg *msg);
+int rf_ai_import_texts(json_object *model_info, json_object *extras,
+                       const raiiaf_png_text *texts, size_t count, rf_msg *msg);
+
 /* ---- PNG (image.c) ---- */
 typedef struct rf_png_rows rf_png_rows;
 void rf_png_rows_free(rf_png_rows *r);

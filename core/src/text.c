@@ -224,6 +224,9 @@ static int build_texts(raiiaf_ctx *ctx)
                  r->compressed ? "zfp" : "raw");
         add_pair(&l, key, value);
     }
+    json_object *tool = rf_json_get(rf_json_get(ctx->meta, "ai_metadata"), "tool");
+    if (tool && json_object_is_type(tool, json_type_string))
+        add_pair(&l, "source-tool", json_object_get_string(tool));
     add_environment(ctx, &l);
     add_history(ctx->meta, &l);
     if (l.oom) {

@@ -535,6 +535,24 @@ int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, const char *
     return RAIIAF_OK;
 }
 
+int raiiaf_writer_import_png_text(raiiaf_writer *w)
+{
+    if (!w)
+        return RAIIAF_EINVAL;
+    if (!w->png)
+        return rf_fail(&w->msg, RAIIAF_EBADSTATE, "no image given to the writer");
+    return rf_ai_import_png(w->model_info, w->extras, w->png, w->png_size, &w->msg);
+}
+
+int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts, size_t count)
+{
+    if (!w)
+        return RAIIAF_EINVAL;
+    if (!texts && count)
+        return RF_BAD_ARGS(&w->msg);
+    return rf_ai_import_texts(w->model_info, w->extras, texts, count, &w->msg);
+}
+
 int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size)
 {
     if (!w)
