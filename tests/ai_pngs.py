@@ -246,3 +246,47 @@ def big_workflow_png(size=50 << 20):
     wf = wf[:-1] + " " * max(0, size - len(wf)) + "}" if len(wf) < size else wf
     return png([text_chunk("tEXt", "prompt", json.dumps(comfy_graph())),
                 text_chunk("tEXt", "workflow", wf)], seed=14), len(wf)
+
+
+def recorded(manifest):
+    """The manifest's record of the text chunks, as png_texts() lists them."""
+    return [(c["chunk"], c["keyword"], c.get("language", ""), c.get("translated_keyword", ""),
+             c["compressed"], c.get("text"))
+            for c in manifest.get("ai_metadata", {}).get("png_text", [])]
+
+
+def import_problems(name, manifest, data, exp, same_chunks=True):
+    """What an imported manifest gets wrong against the case's expectation;
+    same_chunks: the record must list the PNG's chunks exactly (a host that
+    sees only keywords and texts is checked on those)."""
+    bad = []
+    mi = manifest["model_info"]
+    ai = manifest.get("ai_metadata", {})
+    if ai.get("tool") != exp["tool"]:
+        bad.append(f"{name}: tool {ai.get('tool')!r}, expected {exp['tool']!r}")
+    for k, v in exp["model_info"].items():
+        if mi.get(k) != v:
+            bad.append(f"{name}: model_info.{k} = {mi.get(k)!r}, expected {v!r}")
+    for k in exp.get("absent", []):
+        if mi.get(k):
+            bad.append(f"{name}: model_info.{k} = {mi.get(k)!r}, expected nothing")
+    gs = mi.get("generation_settings")
+    if exp["settings"] is None:
+        if gs is not None or "generation_settings" in ai:
+            bad.append(f"{name}: settings {gs} {ai.get('generation_settings')}, expected none")
+    elif gs != exp["settings"] or any(type(gs[k]) is not type(v) for k, v in exp["settings"].items()):
+        bad.append(f"{name}: generation_settings {gs}, expected {exp['settings']}")
+    for k, v in exp.get("a1111", {}).items():
+        if ai.get("settings", {}).get(k) != v:
+            bad.append(f"{name}: A1111 {k} = {ai.get('settings', {}).get(k)!r}, expected {v!r}")
+    if "note" in exp and not any(exp["note"] in n for n in ai.get("notes", [])):
+        bad.append(f"{name}: notes {ai.get('notes')} do not say {exp['note']!r}")
+    if same_chunks:
+        if recorded(manifest) != png_texts(data):
+            bad.append(f"{name}: recorded chunks {recorded(manifest)}, the PNG's {png_texts(data)}")
+    else:
+        got = {(r[1], r[5]) for r in recorded(manifest)}
+        want = {(t[1], t[5]) for t in png_texts(data)}
+        if not got <= want or not got:
+            bad.append(f"{name}: recorded texts {sorted(got)}, the PNG's {sorted(want)}")
+    return bad

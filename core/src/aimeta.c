@@ -136,6 +136,13 @@ static char *latin1_utf8(const uint8_t *s, size_t n, size_t *out_size)
     return out;
 }
 
+static char *utf8_or_latin1(const uint8_t *s, size_t n)
+{
+    if (rf_utf8_valid_prefix(s, n) == n)
+        return rf_strndup((const char *)s, n);
+    return latin1_utf8(s, n, NULL);
+}
+
 /* Inflates at most AI_TEXT_MAX bytes; 1 when the stream holds more, -1 when
  * it is not zlib data, -2 out of memory. */
 static int inflate_capped(const uint8_t *data, size_t size, char **out, size_t *out_size)
@@ -243,8 +250,8 @@ static int read_chunk(const uint8_t *type, const uint8_t *d, uint32_t len, ai_li
             const uint8_t *trans = lnul ? lnul + 1 : NULL;
             const uint8_t *tnul = trans ? memchr(trans, 0, (size_t)(end - trans)) : NULL;
             if (tnul) {
-                t.language = rf_strndup((const char *)lang, (size_t)(lnul - lang));
-                t.translated = rf_strndup((const char *)trans, (size_t)(tnul - trans));
+                t.language = utf8_or_latin1(lang, (size_t)(lnul - lang));
+                t.translated = utf8_or_latin1(trans, (size_t)(tnul - trans));
                 if (!t.language || !t.translated) {
                     text_free(&t);
                     return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
@@ -279,9 +286,14 @@ static int read_chunk(const uint8_t *type, const uint8_t *d, uint32_t len, ai_li
     } else {
         const uint8_t *src = t.compressed ? (const uint8_t *)raw : body;
         size_t sn = t.compressed ? raw_size : n;
-        t.text = latin1 ? latin1_utf8(src, sn, &t.size) : rf_strndup((const char *)src, sn);
-        if (!latin1)
+        /* iTXt that is not UTF-8 is read as Latin-1: the manifest holds
+         * UTF-8 only. */
+        if (!latin1 && rf_utf8_valid_prefix(src, sn) == sn) {
+            t.text = rf_strndup((const char *)src, sn);
             t.size = sn;
+        } else {
+            t.text = latin1_utf8(src, sn, &t.size);
+        }
         free(raw);
         if (!t.text) {
             text_free(&t);
@@ -1138,12 +1150,19 @@ int rf_ai_import_texts(json_object *mi, json_object *extras, const raiiaf_png_te
         memset(&t, 0, sizeof t);
         memcpy(t.type, in->international ? "iTXt" : in->compressed ? "zTXt" : "tEXt", 5);
         t.compressed = in->compressed;
-        t.keyword = rf_strdup(in->keyword);
-        t.language = rf_strdup(in->language ? in->language : "");
-        t.translated = rf_strdup(in->translated_keyword ? in->translated_keyword : "");
+        const char *lang = in->language ? in->language : "";
+        const char *trans = in->translated_keyword ? in->translated_keyword : "";
+        t.keyword = utf8_or_latin1((const uint8_t *)in->keyword, strlen(in->keyword));
+        t.language = utf8_or_latin1((const uint8_t *)lang, strlen(lang));
+        t.translated = utf8_or_latin1((const uint8_t *)trans, strlen(trans));
         if (in->size <= AI_TEXT_MAX && !memchr(in->text, 0, in->size)) {
-            t.text = rf_strndup(in->text, in->size);
-            t.size = in->size;
+            /* A host may hand on tEXt's Latin-1 bytes as they were. */
+            if (rf_utf8_valid_prefix((const unsigned char *)in->text, in->size) == in->size) {
+                t.text = rf_strndup(in->text, in->size);
+                t.size = in->size;
+            } else {
+                t.text = latin1_utf8((const uint8_t *)in->text, in->size, &t.size);
+            }
         } else {
             t.size = in->size;
             rf_sha256(in->text, in->size, t.sha256);

@@ -76,6 +76,8 @@ int rf_buf_append(rf_buf *b, const void *data, size_t size);
 void rf_buf_free(rf_buf *b);
 
 /* ---- JSON (json.c) ---- */
+/* Strict UTF-8: the offset of the first bad byte, or size. */
+size_t rf_utf8_valid_prefix(const unsigned char *s, size_t size);
 /* Parses exactly size bytes as one JSON value (depth-limited); NULL with a
  * message on error. */
 json_object *rf_json_parse(const char *text, size_t size, rf_msg *msg, const char *what);

@@ -8,7 +8,7 @@
 /* Strict UTF-8 (no overlong forms, surrogates or code points past
  * U+10FFFF); returns the offset of the first bad byte, or size. json-c's own
  * check rejects valid multi-byte text, so it is not used. */
-static size_t utf8_valid_prefix(const unsigned char *s, size_t size)
+size_t rf_utf8_valid_prefix(const unsigned char *s, size_t size)
 {
     size_t i = 0;
     while (i < size) {
@@ -209,7 +209,7 @@ int rf_json_parse_limited(const char *text, size_t size, const raiiaf_limits *li
     if (size > INT32_MAX || (limits->max_json_size && size > limits->max_json_size)) {
         return rf_fail(msg, RAIIAF_ELIMIT, "%s: JSON too large (%zu bytes)", what, size);
     }
-    size_t valid = utf8_valid_prefix((const unsigned char *)text, size);
+    size_t valid = rf_utf8_valid_prefix((const unsigned char *)text, size);
     if (valid != size) {
         return rf_fail(msg, RAIIAF_EMANIFEST, "%s: invalid UTF-8 at byte %zu", what, valid);
     }

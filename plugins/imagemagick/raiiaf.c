@@ -243,6 +243,7 @@ static MagickBooleanType attach_properties(Image *image, raiiaf_ctx *ctx,
 {
     size_t count = 0, i;
     const char *parameters = NULL;
+    raiiaf_png_metadata *source = NULL;
     int err;
 
     err = raiiaf_get_text_count(ctx, &count);
@@ -272,6 +273,18 @@ static MagickBooleanType attach_properties(Image *image, raiiaf_ctx *ctx,
         (void) SetImageProperty(image, "parameters", parameters, exception);
         (void) SetImageProperty(image, "comment", parameters, exception);
     }
+    /* The AI tool's own text chunks as the file recorded them (a ComfyUI
+     * prompt and workflow, the original parameters), under their keywords:
+     * ImageMagick's PNG coder writes them back as text chunks. */
+    err = raiiaf_get_source_texts(ctx, &source);
+    if (err != RAIIAF_OK) {
+        THROW_READ_ERROR(exception, err, "reading the AI tool's text", ctx, image->filename);
+        return MagickFalse;
+    }
+    for (i = 0; i < source->text_count; i++)
+        (void) SetImageProperty(image, source->texts[i].keyword, source->texts[i].text,
+                                exception);
+    raiiaf_free(source);
     return MagickTrue;
 }
 
@@ -739,6 +752,41 @@ static MagickBooleanType apply_profiles(raiiaf_writer *w, Image *image,
     return MagickTrue;
 }
 
+/* The AI tools' PNG text that ImageMagick's PNG coder made properties of
+ * (parameters, prompt, workflow, invokeai_metadata, ...), in its order;
+ * the strings are the image's. Returns the count, or -1 out of memory. */
+static long collect_ai_texts(Image *image, raiiaf_png_text **out, ExceptionInfo *exception)
+{
+    raiiaf_png_text *list = NULL, *grown;
+    const char *name, *value;
+    size_t count = 0, capacity = 0;
+
+    (void) exception; /* ImageMagick 6's GetImageProperty takes none */
+    ResetImagePropertyIterator(image);
+    for (name = GetNextImageProperty(image); name != NULL; name = GetNextImageProperty(image)) {
+        if (!raiiaf_is_ai_text_keyword(name) ||
+            (value = GetImageProperty(image, name, exception)) == NULL)
+            continue;
+        if (count == capacity) {
+            capacity = capacity ? capacity * 2 : 8;
+            grown = realloc(list, capacity * sizeof *list);
+            if (grown == NULL) {
+                free(list);
+                return -1;
+            }
+            list = grown;
+        }
+        memset(&list[count], 0, sizeof list[count]);
+        list[count].keyword = name;
+        list[count].text = value;
+        list[count].size = strlen(value);
+        list[count].compressed = list[count].size >= 1024;
+        count++;
+    }
+    *out = list;
+    return (long) count;
+}
+
 /* Every -define raiiaf:KEY=VALUE that is not a coder control is a metadata
  * field (prompt, model, model-version, tags, seed, ...). */
 static MagickBooleanType apply_defines(raiiaf_writer *w, const ImageInfo *image_info,
@@ -1011,6 +1059,8 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
     char version[64];
     MagickBooleanType status = MagickFalse;
     ssize_t written;
+    raiiaf_png_text *texts = NULL;
+    long text_count = 0;
 
     if (compression_level_option(image_info, image, &level, exception) == MagickFalse ||
         latent_storage_option(image_info, image, &storage, exception) == MagickFalse)
@@ -1064,7 +1114,41 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
         pixels.icc_size = GetStringInfoLength(icc);
     }
     colour_chunks(image, srgb != NULL ? MagickTrue : MagickFalse, &pixels, exception);
-    err = raiiaf_writer_set_image_pixels(w, &pixels, level);
+    /* The AI tools' text (a PNG from ComfyUI, AUTOMATIC1111, ...): into
+     * the manifest's fields and record, and into the embedded PNG, which
+     * so keeps a text too large for the manifest. */
+    text_count = collect_ai_texts(image, &texts, exception);
+    if (text_count < 0) {
+        THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed", image->filename);
+        goto done;
+    }
+    /* An image read from a .raiiaf has its record in the manifest already
+     * (and a parameters text the coder made from it): nothing to import. */
+    if (text_count > 0 && GetImageProfile(image, PROFILE_MANIFEST) == NULL &&
+        (err = raiiaf_writer_import_texts(w, texts, (size_t) text_count)) != RAIIAF_OK) {
+        THROW_WRITE_ERROR(exception, err, "importing the AI tool's text", w, image->filename);
+        goto done;
+    }
+    if (text_count > 0) {
+        raiiaf_png_metadata meta;
+        void *png = NULL;
+        size_t png_size = 0;
+        char message[512];
+
+        memset(&meta, 0, sizeof meta);
+        meta.texts = texts;
+        meta.text_count = (size_t) text_count;
+        err = raiiaf_encode_png(&pixels, level, &meta, &png, &png_size, message, sizeof message);
+        if (err != RAIIAF_OK) {
+            throw_raiiaf_error(exception, GetMagickModule(), err, 1, "encoding the image",
+                               message, image->filename);
+            goto done;
+        }
+        err = raiiaf_writer_set_image_png(w, png, png_size);
+        raiiaf_free(png);
+    } else {
+        err = raiiaf_writer_set_image_pixels(w, &pixels, level);
+    }
     free(pixel_data);
     pixel_data = NULL;
     if (err != RAIIAF_OK) {
@@ -1099,6 +1183,7 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
 done:
     if (srgb != NULL)
         srgb = DestroyImage(srgb);
+    free(texts);
     free(pixel_data);
     raiiaf_free(file);
     raiiaf_writer_free(w);

@@ -3,8 +3,8 @@
 # Builds the fuzz targets with clang, libFuzzer, ASan and UBSan in
 # build-fuzz/ (the library and the .npy reader instrumented for coverage)
 # and runs them for SECONDS in all (default 60), split by weight: read 3,
-# roundtrip 2, npy 1 (the reader has the most code to reach). TARGET: read,
-# roundtrip, npy (default all). Each starts from its corpus in the
+# roundtrip 2, npy 1, aimeta 1 (the reader has the most code to reach).
+# TARGET: read, roundtrip, npy, aimeta (default all). Each starts from its corpus in the
 # repository (tests/fuzz/corpus/TARGET) and, for the .raiiaf targets, every
 # .raiiaf fixture (tests/fixtures and tests/fixtures/corpus). Prints each
 # target's coverage (edges reached of the
@@ -15,7 +15,7 @@
 set -eu
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-read roundtrip npy}
+targets=${*:-read roundtrip npy aimeta}
 top=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 cd "$top"
 if [ ! -f build-fuzz/build.ninja ]; then
@@ -42,7 +42,7 @@ for t in $targets; do
     mkdir -p "$corpus"
     cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
     dict=
-    if [ "$t" != npy ]; then
+    if [ "$t" = read ] || [ "$t" = roundtrip ]; then
         cp tests/fixtures/*.raiiaf tests/fixtures/corpus/*.raiiaf "$corpus"/ 2>/dev/null || true
         dict=-dict=tests/fuzz/raiiaf.dict
     fi

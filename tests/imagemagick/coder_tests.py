@@ -689,6 +689,74 @@ def test_roundtrip(work):
 
 
 # ---------------------------------------------------------------------------
+# aimeta: the AI tools' PNG text through magick (PNGs built by
+# tests/ai_pngs.py from each tool's layout)
+# ---------------------------------------------------------------------------
+def test_aimeta(work):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from ai_pngs import big_workflow_png, cases, import_problems, png_texts
+
+    for name, (data, exp) in cases().items():
+        src = os.path.join(work, name + ".png")
+        with open(src, "wb") as f:
+            f.write(data)
+        out = os.path.join(work, name + ".raiiaf")
+        rc, _, err = magick(src, out)
+        if not check(rc == 0, f"{name}: magick a.png x.raiiaf", text_of(err)):
+            continue
+        info, err = probe_dump(out, out + ".d")
+        if not check(info is not None, f"{name}: x.raiiaf dumps", err):
+            continue
+        manifest = json.loads(read_bytes(os.path.join(out + ".d", "manifest.json")))
+        manifest = manifest["raiiaf_metadata"]
+        # ImageMagick's PNG reader drops a compressed iTXt: the
+        # compressed iTXt parameters of this case never reach the coder.
+        if name != "a1111-itxt":
+            problems = import_problems(name, manifest, data, exp, same_chunks=False)
+            check(not problems, f"{name}: prompt, settings and text imported", "; ".join(problems))
+        # the embedded PNG carries the texts too
+        embedded = {(t[1], t[5]) for t in png_texts(read_bytes(os.path.join(out + ".d", "image.png")))}
+        # What ImageMagick's own PNG reader hands on: 7 drops a compressed
+        # iTXt, 6 (6.9.11) every iTXt (a plain PNG -> PNG loses them too).
+        wanted = {(t[1], t[5]) for t in png_texts(data)
+                  if not (t[0] == "iTXt" and (t[4] or IM6))}
+        check(wanted <= embedded, f"{name}: the embedded PNG holds the texts",
+              repr(sorted(k for k, _ in wanted - embedded)))
+        # back to PNG: every text chunk of the first PNG, same keyword and text
+        back = os.path.join(work, name + ".out.png")
+        rc, _, err = magick(out, back)
+        if not check(rc == 0, f"{name}: magick x.raiiaf b.png", text_of(err)):
+            continue
+        got = {(t[1], t[5]) for t in png_texts(read_bytes(back))}
+        check(wanted <= got, f"{name}: b.png gives back every text chunk",
+              repr(sorted(k for k, _ in wanted - got)))
+        # and through a re-encoding .raiiaf -> .raiiaf
+        again = os.path.join(work, name + "-half.raiiaf")
+        rc, _, err = magick(out, "-resize", "50%", again)
+        info2, err2 = probe_dump(again, again + ".d") if rc == 0 else (None, text_of(err))
+        if check(info2 is not None, f"{name}: magick x.raiiaf -resize 50% y.raiiaf", err2):
+            m2 = json.loads(read_bytes(os.path.join(again + ".d", "manifest.json")))
+            m2 = m2["raiiaf_metadata"]
+            check(m2.get("ai_metadata") == manifest.get("ai_metadata") and
+                  m2["model_info"].get("prompt") == manifest["model_info"].get("prompt"),
+                  f"{name}: the re-encoded file keeps the record and the prompt")
+    # a large workflow: the pixels convert, nothing fails
+    data, n = big_workflow_png(12 << 20)
+    src = os.path.join(work, "big.png")
+    with open(src, "wb") as f:
+        f.write(data)
+    out = os.path.join(work, "big.raiiaf")
+    rc, _, err = magick(src, out)
+    check(rc == 0, "12 MB workflow: magick a.png x.raiiaf", text_of(err))
+    info, err = probe_dump(out, out + ".d") if rc == 0 else (None, "")
+    if check(info is not None, "12 MB workflow: x.raiiaf dumps", err):
+        manifest = json.loads(read_bytes(os.path.join(out + ".d", "manifest.json")))
+        mi = manifest["raiiaf_metadata"]["model_info"]
+        check(mi["prompt"] == cases()["comfyui"][1]["model_info"]["prompt"],
+              "12 MB workflow: the API graph's prompt taken")
+
+
+# ---------------------------------------------------------------------------
 # corrupt: every damaged file gives an error, no output, no crash
 # ---------------------------------------------------------------------------
 def corrupt_variants(name):
@@ -930,6 +998,7 @@ GROUPS = {
     "roundtrip": test_roundtrip,
     "corrupt": test_corrupt,
     "valgrind": test_valgrind,
+    "aimeta": test_aimeta,
 }
 
 

@@ -20,7 +20,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ai_pngs import big_workflow_png, cases, chunk, png, png_texts, text_chunk  # noqa: E402
+from ai_pngs import (big_workflow_png, cases, chunk, import_problems, png,  # noqa: E402
+                     png_texts, recorded, text_chunk)  # noqa: E402
 
 TOOL, GROUP = sys.argv[1], sys.argv[2]
 failures = []
@@ -59,37 +60,9 @@ def extract(tmp, path, name):
     return manifest, image, folder
 
 
-def recorded(manifest):
-    """The manifest's record of the text chunks, as png_texts() gives them."""
-    out = []
-    for c in manifest.get("ai_metadata", {}).get("png_text", []):
-        out.append((c["chunk"], c["keyword"], c.get("language", ""), c.get("translated_keyword", ""),
-                    c["compressed"], c.get("text")))
-    return out
-
-
 def check_import(name, manifest, data, exp):
-    mi = manifest["model_info"]
-    ai = manifest.get("ai_metadata", {})
-    check(ai.get("tool") == exp["tool"], f"{name}: tool {ai.get('tool')!r}, expected {exp['tool']!r}")
-    for k, v in exp["model_info"].items():
-        check(mi.get(k) == v, f"{name}: model_info.{k} = {mi.get(k)!r}, expected {v!r}")
-    for k in exp.get("absent", []):
-        check(not mi.get(k), f"{name}: model_info.{k} = {mi.get(k)!r}, expected nothing")
-    gs = mi.get("generation_settings")
-    if exp["settings"] is None:
-        check(gs is None and "generation_settings" not in ai,
-              f"{name}: settings {gs} {ai.get('generation_settings')}, expected none")
-    else:
-        check(gs == exp["settings"], f"{name}: generation_settings {gs}, expected {exp['settings']}")
-        for k, v in exp["settings"].items():
-            check(type(gs.get(k)) is type(v) if gs else False, f"{name}: {k} has type {type(gs.get(k)) if gs else None}")
-    for k, v in exp.get("a1111", {}).items():
-        check(ai.get("settings", {}).get(k) == v, f"{name}: A1111 {k} = {ai.get('settings', {}).get(k)!r}")
-    if "note" in exp:
-        check(any(exp["note"] in n for n in ai.get("notes", [])), f"{name}: notes {ai.get('notes')}")
-    check(recorded(manifest) == png_texts(data),
-          f"{name}: recorded chunks {recorded(manifest)}\n   PNG's {png_texts(data)}")
+    for problem in import_problems(name, manifest, data, exp):
+        check(False, problem)
 
 
 def group_import(tmp):
