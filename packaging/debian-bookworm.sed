@@ -1,6 +1,9 @@
 # packaging/build-debs on Debian 12 (bookworm): the same packages built
 # against GIMP 2.10 and ImageMagick 6, named after them. Applied to
 # debian/control and debian/gimp-plugin-raiiaf.install.
+# Only the Q16 coder for ImageMagick 6: no Q16HDRI package.
+/^ *libmagickcore-7\.q16hdri-dev,$/d
+/^Package: imagemagick-7\.q16hdri-raiiaf$/,/^$/d
 s/libmagickcore-7\.q16-dev/libmagickcore-6.q16-dev/
 s/libgimp-3\.0-dev/libgimp2.0-dev,\n               libgexiv2-dev/
 s/imagemagick-7-raiiaf/imagemagick-6-raiiaf/g

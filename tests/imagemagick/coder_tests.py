@@ -2,10 +2,14 @@
 """Tests of the ImageMagick coder through the real `magick` program, or with
 ImageMagick 6 through `convert`, `identify` and `mogrify`.
 
-    coder_tests.py GROUP     GROUP: fixtures commands write roundtrip corrupt valgrind
+    coder_tests.py GROUP     GROUP: fixtures exact commands write roundtrip corrupt valgrind
 
 Environment (set by meson):
     RAIIAF_IM_MAJOR           7 (default) or 6: which ImageMagick's commands
+    RAIIAF_MAGICK             ImageMagick 7's program (default `magick`), e.g.
+                              magick-im7.q16hdri for Debian's Q16HDRI build
+    RAIIAF_IM_ABI             the build the coder was made for (Q16,
+                              Q16HDRI): the program must be that build
     MAGICK_CODER_MODULE_PATH  the build folder holding raiiaf.so/.la, then
                               ImageMagick's own coder folder
     RAIIAF_IM_PROBE           the raiiaf-probe helper (libraiiaf's view)
@@ -54,13 +58,14 @@ def run(args, stdin=None, cwd=None, timeout=300):
 
 
 IM6 = os.environ.get("RAIIAF_IM_MAJOR") == "6"
+MAGICK = os.environ.get("RAIIAF_MAGICK") or "magick"
 
 
 def command(args):
     """`magick ARGS` as ImageMagick 7 spells it, or the ImageMagick 6 form:
     `identify`/`mogrify`/`convert` on their own, `convert` for the rest."""
     if not IM6:
-        return ["magick", *args]
+        return [MAGICK, *args]
     if args and args[0] in ("identify", "mogrify", "convert"):
         return list(args)
     return ["convert", *args]
@@ -933,6 +938,64 @@ def test_corrupt(work):
 
 
 # ---------------------------------------------------------------------------
+# exact: every 8- and 16-bit sample value comes back unchanged, written and
+# read, compared with libraiiaf's own decoding (a Q16HDRI ImageMagick holds
+# floats; a rounding step too many would show here)
+# ---------------------------------------------------------------------------
+def exact_samples(depth, channels):
+    """Raw big-endian samples (ImageMagick's raw layout with -endian MSB)
+    holding every value of the depth in each channel, in varied orders."""
+    top = (1 << depth) - 1
+    count = top + 1
+    out = []
+    for i in range(count):
+        values = (i, top - i, (i * 40503) & top, (i * 7 + 3) & top)[:channels]
+        out.extend(values)
+    return struct.pack(">%d%s" % (len(out), "H" if depth == 16 else "B"), *out), count
+
+
+def test_exact(work):
+    for depth, channels, raw in ((8, 3, "rgb"), (8, 4, "rgba"), (16, 3, "rgb"),
+                                 (16, 4, "rgba")):
+        name = f"{raw}{depth}"
+        data, count = exact_samples(depth, channels)
+        width = 256
+        height = count // width
+        src = os.path.join(work, name + ".raw")
+        with open(src, "wb") as f:
+            f.write(data)
+        out = os.path.join(work, name + ".raiiaf")
+        geometry = ["-size", f"{width}x{height}", "-depth", str(depth), "-endian", "MSB"]
+        rc, _, err = magick(*geometry, f"{raw}:{src}", out)
+        if not check(rc == 0, f"{name}: every value written to .raiiaf", text_of(err)):
+            continue
+        decoded = os.path.join(work, name + ".px")
+        rc, _, err = run([PROBE, "pixels", out, decoded])
+        if not check(rc == 0, f"{name}: libraiiaf decodes the written file", text_of(err)):
+            continue
+        header, _, samples = read_bytes(decoded).partition(b"\n")
+        if depth == 16:
+            host = struct.unpack("=%dH" % (len(samples) // 2), samples)
+            samples = struct.pack(">%dH" % len(host), *host)
+        check(header.split()[:2] == [str(width).encode(), str(height).encode()]
+              and samples == data,
+              f"{name}: libraiiaf decodes exactly the samples given to magick",
+              header.decode("ascii", "replace"))
+        rc, back, err = magick(out, "-depth", str(depth), "-endian", "MSB", f"{raw}:-")
+        check(rc == 0 and back == data,
+              f"{name}: magick reads back exactly the samples libraiiaf stored", text_of(err))
+        # Through an edit that keeps the values (a flop twice) and a second
+        # write: still every value.
+        again = os.path.join(work, name + "-again.raiiaf")
+        rc, _, err = magick(out, "-flop", "-flop", again)
+        rc2, back, err2 = (magick(again, "-depth", str(depth), "-endian", "MSB", f"{raw}:-")
+                           if rc == 0 else (rc, b"", b""))
+        check(rc == rc2 == 0 and back == data,
+              f"{name}: read, flopped twice and written again, every value kept",
+              text_of(err + err2))
+
+
+# ---------------------------------------------------------------------------
 # valgrind: no leak or bad access from our coder or the library
 # ---------------------------------------------------------------------------
 def valgrind_report(args, work, label, stdin=None):
@@ -993,6 +1056,7 @@ def test_valgrind(work):
 
 GROUPS = {
     "fixtures": test_fixtures,
+    "exact": test_exact,
     "commands": test_commands,
     "write": test_write,
     "roundtrip": test_roundtrip,
@@ -1019,6 +1083,14 @@ def main():
             os.environ[var] = os.path.join(work, "home")
         os.makedirs(os.path.join(work, "home"))
         os.environ.pop("MAGICK_CONFIGURE_PATH", None)
+        abi = os.environ.get("RAIIAF_IM_ABI")
+        if abi and not IM6:
+            # "Version: ImageMagick 7.1.1-43 Q16-HDRI x86_64 ...": the third
+            # word names the build, which a coder must match to load.
+            rc, out, err = magick("-version")
+            words = text_of(out).split()
+            check(rc == 0 and len(words) > 3 and words[3].replace("-", "") == abi,
+                  f"{MAGICK} is ImageMagick's {abi} build", text_of(out)[:200])
         rc, out, err = magick("identify", "-format", "%m", fixture("palette-zfp"))
         if not check(rc == 0 and text_of(out) == "RAIIAF", "magick loads the raiiaf coder",
                      text_of(err)):

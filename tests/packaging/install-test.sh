@@ -3,11 +3,12 @@
 #
 # Builds the Debian packages (packaging/build-debs, lintian included),
 # installs them with apt into a fresh root of this system's Debian release
-# (13, or 12 for the GIMP 2.10 / ImageMagick 6 set), and checks there, with
+# (13, sid, or 12 for the GIMP 2.10 / ImageMagick 6 set), and checks there, with
 # no build tree and no environment variables of ours, that:
 #   - magick (Debian 12: convert) reads and writes .raiiaf (the coder is
-#     found in ImageMagick's own coder folder),
-#   - GIMP (gimp-console-3.0 or -2.10, Script-Fu batch) opens one and
+#     found in ImageMagick's own coder folder), and so does the Q16HDRI
+#     build's magick-im7.q16hdri (Debian 13 and sid),
+#   - GIMP (gimp-console-3 or -2.10, Script-Fu batch) opens one and
 #     exports one,
 #   - xdg-mime gives image/x-raiiaf for a fixture, with and without its
 #     extension,
@@ -47,10 +48,14 @@ for tool in debootstrap dpkg-buildpackage unshare chroot mount tar wget flock; d
 done
 . /etc/os-release
 suite=${VERSION_CODENAME:-}
+# Debian unstable names the next release (e.g. "forky") in os-release; its
+# /etc/debian_version says ".../sid".
+case "$(cat /etc/debian_version 2>/dev/null)" in */sid) suite=sid ;; esac
 case "${ID:-} $suite" in
-    "debian trixie") magick_package=imagemagick-7-raiiaf ;;
-    "debian bookworm") magick_package=imagemagick-6-raiiaf ;;
-    *) skip "not a Debian 13 or 12 system (run the tests through packaging/devenv)" ;;
+    "debian trixie" | "debian sid")
+        magick_packages="imagemagick-7-raiiaf imagemagick-7.q16hdri-raiiaf" ;;
+    "debian bookworm") magick_packages=imagemagick-6-raiiaf ;;
+    *) skip "not a Debian 13, 12 or sid system (run the tests through packaging/devenv)" ;;
 esac
 
 # The registry of this system's own apt sources, so that the new root gets
@@ -113,7 +118,7 @@ debs="$2/debs"
 rm -rf "$debs"
 log "building the packages (packaging/build-debs)"
 "$src_root/packaging/build-debs" "$debs"
-for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_package gimp-plugin-raiiaf raiiaf-gdk-pixbuf python3-pyraiiaf; do
+for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_packages gimp-plugin-raiiaf raiiaf-gdk-pixbuf python3-pyraiiaf; do
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 || { log "FAIL: no $p package"; exit 1; }
 done
 
@@ -159,15 +164,23 @@ in_root() {
     chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
 }
 
+# ImageMagick's Q16HDRI build beside the default one where we package a
+# coder for it.
+hosts=imagemagick
+case $magick_packages in *q16hdri*) hosts="$hosts imagemagick-7.q16hdri" ;; esac
+# sid's Release files expire a week after signing; a lagging mirror is
+# still the one to test against (as in packaging/devenv).
+echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/90raiiaf-test"
+
 log "installing the packages with apt (GIMP and ImageMagick come from the registry)"
 in_root sh -c '
     set -e
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
-        /srv/raiiaf-test/debs/*.deb imagemagick shared-mime-info xdg-utils \
+        /srv/raiiaf-test/debs/*.deb "$@" shared-mime-info xdg-utils \
         libfile-mimeinfo-perl bubblewrap libgdk-pixbuf2.0-bin
-' >"$work/apt.log" 2>&1 || {
+' sh $hosts >"$work/apt.log" 2>&1 || {
     tail -40 "$work/apt.log" >&2
     log "FAIL: apt-get install"
     exit 1

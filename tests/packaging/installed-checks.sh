@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/packaging/installed-checks.sh FIXTURES_DIR
 #
-# Run by install-test.sh inside a fresh Debian 13 (or 12) root where the suite's
+# Run by install-test.sh inside a fresh Debian 13 (sid, or 12) root where the suite's
 # packages were installed with apt: checks that the hosts find the installed
 # files on their own (no environment variables, no build tree). Prints one
 # line per check and exits non-zero when one fails.
@@ -72,6 +72,22 @@ else
     fail "raiiaf verify rejects magick's .raiiaf"
 fi
 
+# ImageMagick's Q16HDRI build (Debian 13, sid): its own coder package.
+if [ "$(dpkg-query -W -f='${db:Status-Status}' imagemagick-7.q16hdri-raiiaf 2>/dev/null)" = installed ]; then
+    if magick-im7.q16hdri -list format 2>/dev/null | grep -qi '^ *RAIIAF'; then
+        pass "magick-im7.q16hdri -list format lists RAIIAF"
+    else
+        fail "magick-im7.q16hdri -list format does not list RAIIAF"
+    fi
+    if magick-im7.q16hdri "$astronaut" -resize 50% "$out/hdri.raiiaf" 2>"$out/hdri.err" &&
+       magick-im7.q16hdri "$out/hdri.raiiaf" "$out/hdri.png" 2>>"$out/hdri.err" &&
+       [ "$(png_size "$out/hdri.png")" = 256x256 ] && raiiaf verify "$out/hdri.raiiaf" >/dev/null 2>&1; then
+        pass "magick-im7.q16hdri reads and writes .raiiaf (256x256, verified)"
+    else
+        fail "magick-im7.q16hdri with .raiiaf: $(cat "$out/hdri.err")"
+    fi
+fi
+
 # ---- GIMP --------------------------------------------------------------------
 if [ "$gimp_major" = 3.0 ]; then
     cat >"$out/gimp.scm" <<SCM
@@ -81,7 +97,7 @@ if [ "$gimp_major" = 3.0 ]; then
   (gimp-file-save RUN-NONINTERACTIVE image "$out/gimp.png" -1)
   (gimp-image-delete image))
 SCM
-    set -- gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
+    set -- gimp-console-3 -i -d -f --batch-interpreter plug-in-script-fu-eval \
         -b "(load \"$out/gimp.scm\")" --quit
 else
     cat >"$out/gimp.scm" <<SCM
