@@ -4,6 +4,8 @@
   check-hosts.py --suite DIR --tool RAIIAF --probe RAIIAF-PROBE
                  [--magick PROGRAM] [--thumbnailer PROGRAM]
                  [--gimp GIMP-CONSOLE --plugin FILE-RAIIAF]
+                 [--pixbuf-test TEST-PIXBUF --pixbuf-env KEY=VALUE ...]
+                 [--pillow-path PYTHONPATH]
                  [--hosts NAME,...] [--keep]
 
 Each valid image of the PngSuite is packed with `raiiaf pack --image`; each
@@ -26,6 +28,10 @@ Hosts (HOSTS below; a new host is one more entry):
   gdk-pixbuf   our gdk-pixbuf loader's pixbuf equals gdk-pixbuf's PNG
                loader's for the PNG (size, alpha, every byte); corrupt ones
                give a GError whole and in pieces
+  pillow       our Pillow plugin's Image.open (from a path and from a file
+               object) equals Pillow's Image.open of the PNG: mode, size,
+               pixels, palette, info; corrupt ones raise pyraiiaf.Error or
+               Pillow's own error
   thumbnailer  raiiaf-thumbnailer's output equals the same area-average
                scaling computed here from ImageMagick's decode of the PNG:
                a thumbnailer has no PNG decoder of its own (the desktop
@@ -116,6 +122,28 @@ def magick_rgba16(args, path, env=None):
     res = subprocess.run([args.magick, path, '-depth', '16', '-endian', 'LSB', 'rgba:-'],
                          capture_output=True, timeout=TIMEOUT, env=env)
     return res.stdout if res.returncode == 0 else None
+
+
+def parse_results(text):
+    """A host script's "NAME STEP ok|what differs" lines, ended by DONE:
+    ({(name, step): None or what differs}, whether DONE came)."""
+    results, done = {}, False
+    for line in text.splitlines():
+        if line == 'DONE':
+            done = True
+        elif line.count(' ') >= 2:
+            name, step, verdict = line.split(' ', 2)
+            results[(name, step)] = None if verdict == 'ok' else verdict
+    return results, done
+
+
+def step_verdicts(results, cases, step, host):
+    """Each case's verdict for one step of parse_results' results, and the
+    host's own run's trouble (results[(host, 'run')]) as "(HOST run)"."""
+    out = {c.name: results.get((c.name, step), 'no result') for c in cases}
+    if (host, 'run') in results:
+        out['(%s run)' % host] = results[(host, 'run')]
+    return out
 
 
 # ---- hosts -----------------------------------------------------------------
@@ -234,16 +262,8 @@ class Gimp:
             output = 'timeout: %s' % e
         with open(os.path.join(gwork, 'gimp-output.log'), 'w') as f:
             f.write(output)
-        results = {}
         path = os.path.join(gwork, 'gimp-results.txt')
-        done = False
-        if os.path.exists(path):
-            for line in open(path).read().splitlines():
-                if line == 'DONE':
-                    done = True
-                    continue
-                name, step, verdict = line.split(' ', 2)
-                results[(name, step)] = None if verdict == 'ok' else verdict
+        results, done = parse_results(read(path).decode() if os.path.exists(path) else '')
         for needle in ('Plug-in crashed', 'Segmentation fault', 'file-raiiaf-CRITICAL'):
             if needle in output:
                 results[('GIMP', 'run')] = needle
@@ -303,10 +323,7 @@ class Gimp:
 
     def refuses(self, args, work, corrupt):
         results = self.run(args, work, ['refuse %s %s' % (c.name, c.raiiaf) for c in corrupt])
-        out = {c.name: results.get((c.name, 'refuse'), 'no result') for c in corrupt}
-        if ('GIMP', 'run') in results:
-            out['(GIMP run)'] = results[('GIMP', 'run')]
-        return out
+        return step_verdicts(results, corrupt, 'refuse', 'GIMP')
 
 
 class Thumbnailer:
@@ -414,10 +431,45 @@ class GdkPixbuf:
         return out
 
 
-# Hosts still to come, each one more entry here when it exists: Qt (QImage of both), Pillow
-# (Image.open of both), and the libdeflate read path (bit for bit with
-# libpng, as the library host).
-HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf()]
+class Pillow:
+    """Our Pillow plugin (pyraiiaf.pillow): Image.open of the .raiiaf, from
+    its path and from a file object, equals Image.open of the PNG (mode,
+    size, pixels, palette, info); corrupt ones raise pyraiiaf.Error or
+    Pillow's own error. pillow-pngsuite.py does it in one Python process."""
+    name = 'pillow'
+
+    def available(self, args):
+        return None if args.pillow_path else 'pyraiiaf not built'
+
+    def run(self, args, lines):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pillow-pngsuite.py')
+        env = dict(os.environ, PYTHONPATH=args.pillow_path)
+        try:
+            res = subprocess.run([sys.executable, script], input='\n'.join(lines) + '\n',
+                                 capture_output=True, text=True, timeout=600, env=env)
+            output = res.stdout
+            trouble = 'exit %d: %s' % (res.returncode, res.stderr[-2000:]) \
+                if res.returncode else None
+        except subprocess.TimeoutExpired as e:
+            output, trouble = '', 'timeout: %s' % e
+        results, done = parse_results(output)
+        if trouble or not done:
+            results[('Pillow', 'run')] = trouble or 'did not finish'
+        return results
+
+    def compare(self, args, work, cases):
+        results = self.run(args, ['open %s %s %s' % (c.name, c.png, c.raiiaf) for c in cases])
+        return step_verdicts(results, cases, 'open', 'Pillow')
+
+    def refuses(self, args, work, corrupt):
+        results = self.run(args, ['refuse %s %s' % (c.name, c.raiiaf) for c in corrupt])
+        return step_verdicts(results, corrupt, 'refuse', 'Pillow')
+
+
+# Hosts still to come, each one more entry here when it exists: Qt (QImage
+# of both), and the libdeflate read path (bit for bit with libpng, as the
+# library host).
+HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf(), Pillow()]
 
 
 def main():
@@ -433,6 +485,7 @@ def main():
     ap.add_argument('--pixbuf-test', help='test-pixbuf of tests/gdk-pixbuf')
     ap.add_argument('--pixbuf-env', action='append', default=[],
                     help='KEY=VALUE for test-pixbuf (GDK_PIXBUF_MODULE_FILE, XDG_DATA_HOME)')
+    ap.add_argument('--pillow-path', help='PYTHONPATH that imports the built pyraiiaf')
     ap.add_argument('--hosts', help='comma-separated subset of: ' +
                     ', '.join(h.name for h in HOSTS))
     ap.add_argument('--only', help='comma-separated image names (without .png)')

@@ -12,30 +12,13 @@ import pyraiiaf
 import pyraiiaf.pillow  # noqa: F401 - registers the format
 from pyraiiaf import _raiiaf
 from conftest import pillow_png
-
-# Keys Pillow's PNG plugin sets that the library does not report: pHYs
-# without a unit (only its pixels-per-metre values are exposed).
-NOT_COMPARED = {"aspect"}
+from pillowcheck import png_differences
 
 
 def assert_like_png(im, png):
     """im (opened by our plugin) against Pillow's own decode of the PNG."""
-    im.load()
-    assert im.mode == png.mode
-    assert im.size == png.size
-    assert im.tobytes() == png.tobytes()
-    if png.mode == "P":
-        assert im.getpalette() == png.getpalette()
-    for key, value in png.info.items():
-        if key in NOT_COMPARED:
-            continue
-        assert key in im.info, key
-        if isinstance(value, float) or (isinstance(value, tuple) and
-                                        isinstance(value[0], float)):
-            assert np.allclose(im.info[key], value, atol=1e-5), key
-        else:
-            assert im.info[key] == value, key
-            assert type(im.info[key]) is type(value), key
+    diffs = png_differences(im, png)
+    assert not diffs, diffs
 
 
 def test_fixture_pixels(fixture, tmp_path):
