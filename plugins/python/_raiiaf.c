@@ -47,6 +47,7 @@ typedef struct {
     raiiaf_stream *stream; /* input read from a file object */
     Py_buffer view;        /* bytes given to open_memory, borrowed by ctx */
     int has_view;
+    size_t row_size;       /* bytes of a row since rows_begin, else 0 */
 } Reader;
 
 #define CTX_FAIL(self, err) raise_error((err), raiiaf_ctx_message((self)->ctx))
@@ -478,6 +479,57 @@ static PyObject *Reader_decode_image(Reader *self, PyObject *arg)
     return buf;
 }
 
+/* rows_begin(format) -> bytes of a row: decoding row by row in `format`
+ * starts over at the top (a PNG that is not interlaced); read_rows(n) then
+ * gives the next n rows as bytes, decoded straight into the new object.
+ * Pillow's plugin copies such strips into its image while they are in the
+ * cache, never holding a second copy of the whole picture. */
+static PyObject *Reader_rows_begin(Reader *self, PyObject *arg)
+{
+    int format = (int)PyLong_AsLong(arg);
+    if (format == -1 && PyErr_Occurred())
+        return NULL;
+    raiiaf_image_info ii;
+    int err;
+    self->row_size = 0;
+    Py_BEGIN_ALLOW_THREADS
+    err = raiiaf_decode_rows_begin(self->ctx, format);
+    if (!err)
+        err = raiiaf_get_image_info(self->ctx, &ii);
+    Py_END_ALLOW_THREADS
+    if (err)
+        return CTX_FAIL(self, err);
+    self->row_size = (size_t)ii.width * raiiaf_format_pixel_size(format);
+    return PyLong_FromSize_t(self->row_size);
+}
+
+static PyObject *Reader_read_rows(Reader *self, PyObject *arg)
+{
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    size_t row = self->row_size;
+    if (!row)
+        return raise_error(RAIIAF_EBADSTATE, "rows_begin() first");
+    if (n < 1 || (size_t)n > (size_t)PY_SSIZE_T_MAX / row)
+        return raise_error(RAIIAF_ERANGE, "read_rows(n): n out of range");
+    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((size_t)n * row));
+    if (!buf)
+        return NULL;
+    char *out = PyBytes_AS_STRING(buf);
+    int err = RAIIAF_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !err; i++)
+        err = raiiaf_decode_row(self->ctx, out + (size_t)i * row, row);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        self->row_size = 0;
+        Py_DECREF(buf);
+        return CTX_FAIL(self, err);
+    }
+    return buf;
+}
+
 static PyMethodDef Reader_methods[] = {
     {"header", (PyCFunction)Reader_header, METH_NOARGS, "The file header's fields."},
     {"manifest_json", (PyCFunction)Reader_manifest_json, METH_NOARGS, "The manifest as stored."},
@@ -488,6 +540,8 @@ static PyMethodDef Reader_methods[] = {
     {"latent_count", (PyCFunction)Reader_latent_count, METH_NOARGS, "Number of latents."},
     {"latent_info", (PyCFunction)Reader_latent_info, METH_O, "Key, dtype, shape, storage."},
     {"decode_latent", (PyCFunction)Reader_decode_latent, METH_O, "The latent as an ndarray."},
+    {"rows_begin", (PyCFunction)Reader_rows_begin, METH_O, "Row by row from the top, in a format."},
+    {"read_rows", (PyCFunction)Reader_read_rows, METH_O, "The next n rows, as bytes."},
     {"latent_stored", (PyCFunction)Reader_latent_stored, METH_O, "The latent, still encoded."},
     {"image_info", (PyCFunction)Reader_image_info, METH_NOARGS, "The embedded PNG's IHDR and more."},
     {"png_colour", (PyCFunction)Reader_png_colour, METH_NOARGS, "PLTE, tRNS, gAMA, cHRM, sRGB."},
