@@ -220,17 +220,53 @@ int rf_latent_decode(const rf_source *src, const rf_record *rec, void *out, size
     return RAIIAF_OK;
 }
 
+/* A value is NaN or infinite when its exponent bits are all set. Whole
+ * blocks of values are tested without a branch and with a constant count
+ * (so the compiler vectorises it); only a block holding such a value, and
+ * the last few values, are searched one by one. */
+enum { RF_FINITE_BLOCK = 1024 };
+
+static bool nonfinite_at(int dtype, const uint8_t *p, uint64_t i)
+{
+    if (dtype == RAIIAF_FLOAT16) {
+        uint16_t h;
+        memcpy(&h, p + i * 2, 2);
+        return (h & 0x7c00) == 0x7c00;
+    }
+    uint32_t f;
+    memcpy(&f, p + i * 4, 4);
+    return (f & 0x7f800000) == 0x7f800000;
+}
+
+static bool block_has_nonfinite(int dtype, const uint8_t *p)
+{
+    unsigned any = 0;
+    if (dtype == RAIIAF_FLOAT16) {
+        for (int i = 0; i < RF_FINITE_BLOCK; i++) {
+            uint16_t h;
+            memcpy(&h, p + i * 2, 2);
+            any |= (h & 0x7c00) == 0x7c00;
+        }
+    } else {
+        for (int i = 0; i < RF_FINITE_BLOCK; i++) {
+            uint32_t f;
+            memcpy(&f, p + i * 4, 4);
+            any |= (f & 0x7f800000) == 0x7f800000;
+        }
+    }
+    return any;
+}
+
 uint64_t rf_latent_first_nonfinite(int dtype, const void *data, uint64_t count)
 {
-    for (uint64_t i = 0; i < count; i++) {
-        bool finite;
-        if (dtype == RAIIAF_FLOAT16)
-            finite = (((const uint16_t *)data)[i] & 0x7c00) != 0x7c00;
-        else
-            finite = isfinite(((const float *)data)[i]);
-        if (!finite)
+    const uint8_t *p = data;
+    size_t esize = dtype == RAIIAF_FLOAT16 ? 2 : 4;
+    uint64_t i = 0;
+    while (count - i >= RF_FINITE_BLOCK && !block_has_nonfinite(dtype, p + i * esize))
+        i += RF_FINITE_BLOCK;
+    for (; i < count; i++)
+        if (nonfinite_at(dtype, p, i))
             return i;
-    }
     return count;
 }
 

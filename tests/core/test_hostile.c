@@ -79,6 +79,24 @@ static void strict_latents(const tl_bytes *good)
         raiiaf_ctx_free(ctx);
         free(b.data);
     }
+    /* The first bad element is named wherever it is: first, at the edges
+     * of the blocks the check goes by, last (16384 elements). */
+    const size_t where[] = {0, 1023, 1024, 4095, 4096, 16383};
+    for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+        b = craft_latent_value(good, 1, where[i], i % 2 ? -INFINITY : NAN);
+        if (where[i] != 16383) { /* a second bad one after the first */
+            tl_bytes twice = craft_latent_value(&b, 1, 16383, NAN);
+            free(b.data);
+            b = twice;
+        }
+        err = open_verify(&b, &ctx);
+        char named[64];
+        snprintf(named, sizeof named, "element %zu is NaN or infinite", where[i]);
+        CHECK(err == RAIIAF_EVALUE && strstr(raiiaf_ctx_message(ctx), named),
+              "bad element %zu: %s", where[i], raiiaf_ctx_message(ctx));
+        raiiaf_ctx_free(ctx);
+        free(b.data);
+    }
     b = craft_latent_value(good, 1, 100, 1.5f); /* the crafting itself is right */
     err = open_verify(&b, &ctx);
     CHECK(err == RAIIAF_OK, "a finite change: %s", raiiaf_ctx_message(ctx));

@@ -245,6 +245,26 @@ static void writer_refusals(void)
           "Inf refused");
     CHECK(raiiaf_writer_add_latent(w, "x", RAIIAF_FLOAT32, shape4, 4, v, 8, 0) == RAIIAF_EINVAL,
           "size mismatch refused");
+    /* float16 (exponent bits 0x7c00 all set: Inf or NaN), the first one
+     * named wherever it is among 1x1x3x1029 values, the last ones included */
+    static uint16_t h[3 * 1029];
+    uint64_t shape_h[4] = {1, 1, 3, 1029};
+    const size_t where[] = {0, 1023, 1024, 2047, 3086};
+    for (size_t i = 0; i < sizeof where / sizeof *where; i++) {
+        memset(h, 0, sizeof h);
+        h[where[i]] = i % 2 ? 0x7c00 : 0xfe01;
+        h[3086] = 0x7c01;
+        char named[48];
+        snprintf(named, sizeof named, "element %zu is NaN", where[i]);
+        CHECK(raiiaf_writer_add_latent(w, "h", RAIIAF_FLOAT16, shape_h, 4, h, sizeof h, 0) ==
+                      RAIIAF_EVALUE && strstr(raiiaf_writer_message(w), named),
+              "float16 Inf/NaN at %zu: %s", where[i], raiiaf_writer_message(w));
+    }
+    memset(h, 0, sizeof h);
+    h[5] = 0x7bff; /* the largest finite float16 */
+    CHECK(raiiaf_writer_add_latent(w, "h", RAIIAF_FLOAT16, shape_h, 4, h, sizeof h, 0) == RAIIAF_OK,
+          "finite float16 kept: %s", raiiaf_writer_message(w));
+    CHECK(raiiaf_writer_clear_latents(w) == RAIIAF_OK, "cleared");
     void *out;
     size_t size;
     CHECK(raiiaf_writer_write_memory(w, &out, &size) == RAIIAF_EINVAL, "no image refused");
