@@ -9,8 +9,8 @@
     im.save("new.raiiaf", latents={"initial_noise": arr}, metadata={...})
 
 The mode is the one Pillow's PNG plugin gives for the embedded PNG (1, L,
-LA, I;16, RGB, RGBA, P; 16-bit colour reduced to 8 bits and 16-bit grey
-+ alpha opened as RGBA, as Pillow does),
+LA, I;16 (I in Pillow 9), RGB, RGBA, P; 16-bit colour reduced to 8 bits
+and 16-bit grey + alpha opened as RGBA, as Pillow does),
 and im.info holds what that plugin puts there (text chunks by keyword,
 icc_profile, transparency, gamma, srgb, chromaticity, dpi, exif, xmp,
 interlace), plus `parameters` (prompt and settings in the AUTOMATIC1111
@@ -30,7 +30,10 @@ _DERIVED = ("latent-", "env-", "hardware-", "edit-history")
 
 # (PNG colour type, bit depth) -> (Pillow mode, library format, raw mode,
 # 16 -> 8 bits by the high byte as Pillow's PNG plugin does)
-_GREY_MODES = {1: ("1", _raiiaf.FMT_G8, "1;8", False), 16: ("I;16", _raiiaf.FMT_G16, "I;16N", False)}
+# 16-bit grey is I;16 in Pillow 10 and later, I in Pillow 9 (Debian 12): the
+# mode is the one this Pillow's PNG plugin gives.
+_GREY16 = getattr(PngImagePlugin, "_MODES", {}).get((16, 0), ("I;16",))[0]
+_GREY_MODES = {1: ("1", _raiiaf.FMT_G8, "1;8", False), 16: (_GREY16, _raiiaf.FMT_G16, "I;16N", False)}
 _MODES = {
     2: {8: ("RGB", _raiiaf.FMT_RGB8, "RGB", False), 16: ("RGB", _raiiaf.FMT_RGB16, "RGB", True)},
     3: ("P", _raiiaf.FMT_INDEX8, "P", False),
@@ -154,7 +157,7 @@ def _info(reader, info, colour, mode):
             out["transparency"] = alpha.index(0)
         else:
             out["transparency"] = alpha
-    elif trns is not None and mode in ("1", "L", "I;16"):
+    elif trns is not None and mode in ("1", "L", _GREY16):
         out["transparency"] = trns[0]
     elif trns is not None and mode == "RGB":
         out["transparency"] = trns[1:4]
