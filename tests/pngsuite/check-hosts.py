@@ -439,7 +439,10 @@ class Pillow:
     name = 'pillow'
 
     def available(self, args):
-        return None if args.pillow_path else 'pyraiiaf not built'
+        if not args.pillow_path:
+            return 'pyraiiaf not built'
+        import importlib.util
+        return None if importlib.util.find_spec('PIL') else 'Pillow (python3-pil) not installed'
 
     def run(self, args, lines):
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pillow-pngsuite.py')
