@@ -6,7 +6,9 @@
  * raiiaf_ctx, Writer a raiiaf_writer. Every library error becomes
  * pyraiiaf.Error (an OSError) carrying the library's message and code.
  * Latents come out as NumPy arrays in the file's dtype and shape. The GIL is
- * released around decoding and writing. The format logic is the library's;
+ * released while the library reads, decodes and writes; each Reader and
+ * Writer has a lock, so one used from several threads is used by one at a
+ * time. The format logic is the library's;
  * the Python package (pyraiiaf/) maps these objects onto Pillow and dicts.
  */
 #define PY_SSIZE_T_CLEAN
@@ -39,6 +41,53 @@ static PyObject *raise_error(int code, const char *message)
     return NULL;
 }
 
+/* One thread at a time in a Reader's or Writer's library object: their
+ * methods release the GIL while the library works, and a raiiaf_ctx or
+ * raiiaf_writer must not be used from two threads at once. Every method
+ * runs under its object's lock; a thread that finds it taken waits without
+ * the GIL, so the thread inside can take the GIL back and finish. */
+static void object_lock(PyThread_type_lock lock)
+{
+    if (!PyThread_acquire_lock(lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+/* NAME_locked(self, arg): NAME(self, arg) under self->lock, for the
+ * method tables (METH_NOARGS, METH_O and METH_VARARGS alike). */
+#define LOCKED(type, name)                                                   \
+    static PyObject *name##_locked(type *self, PyObject *arg)                \
+    {                                                                        \
+        object_lock(self->lock);                                             \
+        PyObject *r = name(self, arg);                                       \
+        PyThread_release_lock(self->lock);                                   \
+        return r;                                                            \
+    }
+
+/* tp_new and tp_init of both types: the object with its lock, and
+ * TYPE_init under it. */
+#define WITH_LOCK(type)                                                      \
+    static PyObject *type##_new(PyTypeObject *t, PyObject *args, PyObject *kw) \
+    {                                                                        \
+        (void)args;                                                          \
+        (void)kw;                                                            \
+        type *self = (type *)t->tp_alloc(t, 0);                              \
+        if (self && !(self->lock = PyThread_allocate_lock())) {              \
+            Py_DECREF(self);                                                 \
+            return PyErr_NoMemory();                                         \
+        }                                                                    \
+        return (PyObject *)self;                                             \
+    }                                                                        \
+    static int type##_init_locked(type *self, PyObject *args, PyObject *kw)  \
+    {                                                                        \
+        object_lock(self->lock);                                             \
+        int r = type##_init(self, args, kw);                                 \
+        PyThread_release_lock(self->lock);                                   \
+        return r;                                                            \
+    }
+
 /* ------------------------------------------------------------------ Reader */
 
 typedef struct {
@@ -47,7 +96,7 @@ typedef struct {
     raiiaf_stream *stream; /* input read from a file object */
     Py_buffer view;        /* bytes given to open_memory, borrowed by ctx */
     int has_view;
-    size_t row_size;       /* bytes of a row since rows_begin, else 0 */
+    PyThread_type_lock lock;
 } Reader;
 
 #define CTX_FAIL(self, err) raise_error((err), raiiaf_ctx_message((self)->ctx))
@@ -58,6 +107,8 @@ static void Reader_dealloc(Reader *self)
     raiiaf_stream_free(self->stream);
     if (self->has_view)
         PyBuffer_Release(&self->view);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -339,7 +390,10 @@ static PyObject *Reader_latent_stored(Reader *self, PyObject *arg)
         return NULL;
     void *blob;
     size_t size;
-    int err = raiiaf_get_latent_stored(self->ctx, (size_t)i, &blob, &size);
+    int err;
+    Py_BEGIN_ALLOW_THREADS /* the latent is decoded and checked first */
+    err = raiiaf_get_latent_stored(self->ctx, (size_t)i, &blob, &size);
+    Py_END_ALLOW_THREADS
     if (err)
         return CTX_FAIL(self, err);
     PyObject *r = PyBytes_FromStringAndSize(blob, (Py_ssize_t)size);
@@ -350,7 +404,10 @@ static PyObject *Reader_latent_stored(Reader *self, PyObject *arg)
 static PyObject *Reader_image_info(Reader *self, PyObject *unused)
 {
     raiiaf_image_info ii;
-    int err = raiiaf_get_image_info(self->ctx, &ii);
+    int err;
+    Py_BEGIN_ALLOW_THREADS /* the first image call reads and checks the image chunk */
+    err = raiiaf_get_image_info(self->ctx, &ii);
+    Py_END_ALLOW_THREADS
     if (err)
         return CTX_FAIL(self, err);
     return Py_BuildValue("{s:k,s:k,s:i,s:i,s:i,s:O,s:O,s:i,s:d,s:K,s:k,s:k}", "width",
@@ -366,7 +423,10 @@ static PyObject *Reader_image_info(Reader *self, PyObject *unused)
 static PyObject *Reader_png_colour(Reader *self, PyObject *unused)
 {
     raiiaf_png_colour c;
-    int err = raiiaf_get_png_colour(self->ctx, &c);
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = raiiaf_get_png_colour(self->ctx, &c);
+    Py_END_ALLOW_THREADS
     if (err)
         return CTX_FAIL(self, err);
     PyObject *trns = Py_None, *chrm = Py_None, *bkgd = Py_None;
@@ -400,7 +460,10 @@ static PyObject *Reader_image_data(Reader *self, PyObject *unused)
 {
     const void *data;
     size_t size;
-    int err = raiiaf_get_image_data(self->ctx, &data, &size);
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = raiiaf_get_image_data(self->ctx, &data, &size);
+    Py_END_ALLOW_THREADS
     if (err)
         return CTX_FAIL(self, err);
     return PyBytes_FromStringAndSize(data, (Py_ssize_t)size);
@@ -479,77 +542,107 @@ static PyObject *Reader_decode_image(Reader *self, PyObject *arg)
     return buf;
 }
 
-/* rows_begin(format) -> bytes of a row: decoding row by row in `format`
- * starts over at the top (a PNG that is not interlaced); read_rows(n) then
- * gives the next n rows as bytes, decoded straight into the new object.
- * Pillow's plugin copies such strips into its image while they are in the
- * cache, never holding a second copy of the whole picture. */
-static PyObject *Reader_rows_begin(Reader *self, PyObject *arg)
+/* decode_strips(format, strip_bytes, consumer): the pixels in `format`,
+ * top to bottom, handed to consumer(bytes) a strip of whole rows (about
+ * strip_bytes) at a time, each decoded straight into its bytes object
+ * without the GIL; an interlaced (Adam7) PNG comes whole, in one call.
+ * The reader stays locked from the first row to the last, so images of
+ * one file loaded in several threads each get their own rows. Pillow's
+ * plugin copies each strip into its image while it is in the cache: no
+ * second copy of the whole picture. */
+static PyObject *Reader_decode_strips(Reader *self, PyObject *args)
 {
-    int format = (int)PyLong_AsLong(arg);
-    if (format == -1 && PyErr_Occurred())
+    int format;
+    Py_ssize_t strip_bytes;
+    PyObject *consumer;
+    if (!PyArg_ParseTuple(args, "inO", &format, &strip_bytes, &consumer))
         return NULL;
     raiiaf_image_info ii;
     int err;
-    self->row_size = 0;
     Py_BEGIN_ALLOW_THREADS
-    err = raiiaf_decode_rows_begin(self->ctx, format);
-    if (!err)
-        err = raiiaf_get_image_info(self->ctx, &ii);
+    err = raiiaf_get_image_info(self->ctx, &ii);
+    if (!err && !ii.interlaced)
+        err = raiiaf_decode_rows_begin(self->ctx, format);
     Py_END_ALLOW_THREADS
     if (err)
         return CTX_FAIL(self, err);
-    self->row_size = (size_t)ii.width * raiiaf_format_pixel_size(format);
-    return PyLong_FromSize_t(self->row_size);
+    if (ii.interlaced) {
+        PyObject *whole = Reader_decode_image(self, PyTuple_GET_ITEM(args, 0));
+        PyObject *r = whole ? PyObject_CallFunctionObjArgs(consumer, whole, NULL) : NULL;
+        Py_XDECREF(whole);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+        Py_RETURN_NONE;
+    }
+    size_t row = (size_t)ii.width * raiiaf_format_pixel_size(format);
+    size_t step = strip_bytes > 0 && (size_t)strip_bytes > row ? (size_t)strip_bytes / row : 1;
+    if (step > (size_t)PY_SSIZE_T_MAX / row)
+        step = (size_t)PY_SSIZE_T_MAX / row;
+    for (uint32_t y = 0; y < ii.height;) {
+        size_t n = ii.height - y < step ? ii.height - y : step;
+        PyObject *strip = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * row));
+        if (!strip)
+            return NULL;
+        char *out = PyBytes_AS_STRING(strip);
+        Py_BEGIN_ALLOW_THREADS
+        for (size_t i = 0; i < n && !err; i++)
+            err = raiiaf_decode_row(self->ctx, out + i * row, row);
+        Py_END_ALLOW_THREADS
+        if (err) {
+            Py_DECREF(strip);
+            return CTX_FAIL(self, err);
+        }
+        PyObject *r = PyObject_CallFunctionObjArgs(consumer, strip, NULL);
+        Py_DECREF(strip);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+        y += (uint32_t)n;
+    }
+    Py_RETURN_NONE;
 }
 
-static PyObject *Reader_read_rows(Reader *self, PyObject *arg)
-{
-    Py_ssize_t n = PyLong_AsSsize_t(arg);
-    if (n == -1 && PyErr_Occurred())
-        return NULL;
-    size_t row = self->row_size;
-    if (!row)
-        return raise_error(RAIIAF_EBADSTATE, "rows_begin() first");
-    if (n < 1 || (size_t)n > (size_t)PY_SSIZE_T_MAX / row)
-        return raise_error(RAIIAF_ERANGE, "read_rows(n): n out of range");
-    PyObject *buf = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((size_t)n * row));
-    if (!buf)
-        return NULL;
-    char *out = PyBytes_AS_STRING(buf);
-    int err = RAIIAF_OK;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n && !err; i++)
-        err = raiiaf_decode_row(self->ctx, out + (size_t)i * row, row);
-    Py_END_ALLOW_THREADS
-    if (err) {
-        self->row_size = 0;
-        Py_DECREF(buf);
-        return CTX_FAIL(self, err);
-    }
-    return buf;
-}
+LOCKED(Reader, Reader_header)
+LOCKED(Reader, Reader_manifest_json)
+LOCKED(Reader, Reader_env_json)
+LOCKED(Reader, Reader_texts)
+LOCKED(Reader, Reader_parameters)
+LOCKED(Reader, Reader_verify)
+LOCKED(Reader, Reader_latent_count)
+LOCKED(Reader, Reader_latent_info)
+LOCKED(Reader, Reader_decode_latent)
+LOCKED(Reader, Reader_decode_strips)
+LOCKED(Reader, Reader_latent_stored)
+LOCKED(Reader, Reader_image_info)
+LOCKED(Reader, Reader_png_colour)
+LOCKED(Reader, Reader_image_data)
+LOCKED(Reader, Reader_icc_profile)
+LOCKED(Reader, Reader_png_metadata)
+LOCKED(Reader, Reader_decode_image)
 
 static PyMethodDef Reader_methods[] = {
-    {"header", (PyCFunction)Reader_header, METH_NOARGS, "The file header's fields."},
-    {"manifest_json", (PyCFunction)Reader_manifest_json, METH_NOARGS, "The manifest as stored."},
-    {"env_json", (PyCFunction)Reader_env_json, METH_NOARGS, "The environment as stored, or None."},
-    {"texts", (PyCFunction)Reader_texts, METH_NOARGS, "[(key, value)] as raiiaf_get_text."},
-    {"parameters", (PyCFunction)Reader_parameters, METH_NOARGS, "The A1111 parameters text."},
-    {"verify", (PyCFunction)Reader_verify, METH_NOARGS, "Checks every payload and pixel."},
-    {"latent_count", (PyCFunction)Reader_latent_count, METH_NOARGS, "Number of latents."},
-    {"latent_info", (PyCFunction)Reader_latent_info, METH_O, "Key, dtype, shape, storage."},
-    {"decode_latent", (PyCFunction)Reader_decode_latent, METH_O, "The latent as an ndarray."},
-    {"rows_begin", (PyCFunction)Reader_rows_begin, METH_O, "Row by row from the top, in a format."},
-    {"read_rows", (PyCFunction)Reader_read_rows, METH_O, "The next n rows, as bytes."},
-    {"latent_stored", (PyCFunction)Reader_latent_stored, METH_O, "The latent, still encoded."},
-    {"image_info", (PyCFunction)Reader_image_info, METH_NOARGS, "The embedded PNG's IHDR and more."},
-    {"png_colour", (PyCFunction)Reader_png_colour, METH_NOARGS, "PLTE, tRNS, gAMA, cHRM, sRGB."},
-    {"image_data", (PyCFunction)Reader_image_data, METH_NOARGS, "The embedded PNG's bytes."},
-    {"icc_profile", (PyCFunction)Reader_icc_profile, METH_NOARGS, "(profile, name) or None."},
-    {"png_metadata", (PyCFunction)Reader_png_metadata, METH_NOARGS, "Text, XMP, Exif chunks."},
-    {"decode_image", (PyCFunction)Reader_decode_image, METH_O, "Pixels in a FMT_* format."},
+    {"header", (PyCFunction)Reader_header_locked, METH_NOARGS, "The file header's fields."},
+    {"manifest_json", (PyCFunction)Reader_manifest_json_locked, METH_NOARGS, "The manifest as stored."},
+    {"env_json", (PyCFunction)Reader_env_json_locked, METH_NOARGS, "The environment as stored, or None."},
+    {"texts", (PyCFunction)Reader_texts_locked, METH_NOARGS, "[(key, value)] as raiiaf_get_text."},
+    {"parameters", (PyCFunction)Reader_parameters_locked, METH_NOARGS, "The A1111 parameters text."},
+    {"verify", (PyCFunction)Reader_verify_locked, METH_NOARGS, "Checks every payload and pixel."},
+    {"latent_count", (PyCFunction)Reader_latent_count_locked, METH_NOARGS, "Number of latents."},
+    {"latent_info", (PyCFunction)Reader_latent_info_locked, METH_O, "Key, dtype, shape, storage."},
+    {"decode_latent", (PyCFunction)Reader_decode_latent_locked, METH_O, "The latent as an ndarray."},
+    {"decode_strips", (PyCFunction)Reader_decode_strips_locked, METH_VARARGS,
+     "decode_strips(format, strip_bytes, consumer): consumer(bytes) per strip of rows."},
+    {"latent_stored", (PyCFunction)Reader_latent_stored_locked, METH_O, "The latent, still encoded."},
+    {"image_info", (PyCFunction)Reader_image_info_locked, METH_NOARGS, "The embedded PNG's IHDR and more."},
+    {"png_colour", (PyCFunction)Reader_png_colour_locked, METH_NOARGS, "PLTE, tRNS, gAMA, cHRM, sRGB."},
+    {"image_data", (PyCFunction)Reader_image_data_locked, METH_NOARGS, "The embedded PNG's bytes."},
+    {"icc_profile", (PyCFunction)Reader_icc_profile_locked, METH_NOARGS, "(profile, name) or None."},
+    {"png_metadata", (PyCFunction)Reader_png_metadata_locked, METH_NOARGS, "Text, XMP, Exif chunks."},
+    {"decode_image", (PyCFunction)Reader_decode_image_locked, METH_O, "Pixels in a FMT_* format."},
     {NULL, NULL, 0, NULL}};
+
+WITH_LOCK(Reader)
 
 static PyTypeObject ReaderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pyraiiaf._raiiaf.Reader",
@@ -558,8 +651,8 @@ static PyTypeObject ReaderType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Reader(source, max_pixels=0): one opened .raiiaf file (raiiaf_ctx).",
     .tp_methods = Reader_methods,
-    .tp_init = (initproc)Reader_init,
-    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init_locked,
+    .tp_new = Reader_new,
 };
 
 /* ------------------------------------------------------------------ Writer */
@@ -567,6 +660,7 @@ static PyTypeObject ReaderType = {
 typedef struct {
     PyObject_HEAD
     raiiaf_writer *w;
+    PyThread_type_lock lock;
 } Writer;
 
 #define W_FAIL(self, err) raise_error((err), raiiaf_writer_message((self)->w))
@@ -574,6 +668,8 @@ typedef struct {
 static void Writer_dealloc(Writer *self)
 {
     raiiaf_writer_free(self->w);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -602,12 +698,12 @@ static int Writer_init(Writer *self, PyObject *args, PyObject *kw)
         return -1;
     }
     Reader *r = (Reader *)source;
+    object_lock(r->lock);
     int err = raiiaf_writer_new_from(r->ctx, &self->w);
-    if (err) {
+    if (err)
         CTX_FAIL(r, err);
-        return -1;
-    }
-    return 0;
+    PyThread_release_lock(r->lock);
+    return err ? -1 : 0;
 }
 
 static PyObject *Writer_set_image_png(Writer *self, PyObject *arg)
@@ -783,20 +879,35 @@ static PyObject *Writer_write_memory(Writer *self, PyObject *unused)
     return r;
 }
 
+LOCKED(Writer, Writer_set_image_png)
+LOCKED(Writer, Writer_add_latent)
+LOCKED(Writer, Writer_add_latent_stored)
+LOCKED(Writer, Writer_clear_latents)
+LOCKED(Writer, Writer_set_latent_storage)
+LOCKED(Writer, Writer_set_metadata_json)
+LOCKED(Writer, Writer_set_env_json)
+LOCKED(Writer, Writer_set_text)
+LOCKED(Writer, Writer_set_extra_json)
+LOCKED(Writer, Writer_set_software)
+LOCKED(Writer, Writer_write_file)
+LOCKED(Writer, Writer_write_memory)
+
 static PyMethodDef Writer_methods[] = {
-    {"set_image_png", (PyCFunction)Writer_set_image_png, METH_O, "The image as PNG bytes."},
-    {"add_latent", (PyCFunction)Writer_add_latent, METH_VARARGS, "add_latent(key, array, storage)"},
-    {"add_latent_stored", (PyCFunction)Writer_add_latent_stored, METH_O, "A Reader.latent_stored blob."},
-    {"clear_latents", (PyCFunction)Writer_clear_latents, METH_NOARGS, "Removes every latent."},
-    {"set_latent_storage", (PyCFunction)Writer_set_latent_storage, METH_O, "Re-encode all latents."},
-    {"set_metadata_json", (PyCFunction)Writer_set_metadata_json, METH_O, "Manifest or model_info JSON."},
-    {"set_env_json", (PyCFunction)Writer_set_env_json, METH_O, "The environment JSON."},
-    {"set_text", (PyCFunction)Writer_set_text, METH_VARARGS, "set_text(key, value or None)"},
-    {"set_extra_json", (PyCFunction)Writer_set_extra_json, METH_VARARGS, "set_extra_json(key, json)"},
-    {"set_software", (PyCFunction)Writer_set_software, METH_VARARGS, "set_software(name, version, action)"},
-    {"write_file", (PyCFunction)Writer_write_file, METH_O, "Writes the file all or nothing."},
-    {"write_memory", (PyCFunction)Writer_write_memory, METH_NOARGS, "The file as bytes."},
+    {"set_image_png", (PyCFunction)Writer_set_image_png_locked, METH_O, "The image as PNG bytes."},
+    {"add_latent", (PyCFunction)Writer_add_latent_locked, METH_VARARGS, "add_latent(key, array, storage)"},
+    {"add_latent_stored", (PyCFunction)Writer_add_latent_stored_locked, METH_O, "A Reader.latent_stored blob."},
+    {"clear_latents", (PyCFunction)Writer_clear_latents_locked, METH_NOARGS, "Removes every latent."},
+    {"set_latent_storage", (PyCFunction)Writer_set_latent_storage_locked, METH_O, "Re-encode all latents."},
+    {"set_metadata_json", (PyCFunction)Writer_set_metadata_json_locked, METH_O, "Manifest or model_info JSON."},
+    {"set_env_json", (PyCFunction)Writer_set_env_json_locked, METH_O, "The environment JSON."},
+    {"set_text", (PyCFunction)Writer_set_text_locked, METH_VARARGS, "set_text(key, value or None)"},
+    {"set_extra_json", (PyCFunction)Writer_set_extra_json_locked, METH_VARARGS, "set_extra_json(key, json)"},
+    {"set_software", (PyCFunction)Writer_set_software_locked, METH_VARARGS, "set_software(name, version, action)"},
+    {"write_file", (PyCFunction)Writer_write_file_locked, METH_O, "Writes the file all or nothing."},
+    {"write_memory", (PyCFunction)Writer_write_memory_locked, METH_NOARGS, "The file as bytes."},
     {NULL, NULL, 0, NULL}};
+
+WITH_LOCK(Writer)
 
 static PyTypeObject WriterType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pyraiiaf._raiiaf.Writer",
@@ -805,8 +916,8 @@ static PyTypeObject WriterType = {
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Writer(source=None): builds one .raiiaf file (raiiaf_writer).",
     .tp_methods = Writer_methods,
-    .tp_init = (initproc)Writer_init,
-    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Writer_init_locked,
+    .tp_new = Writer_new,
 };
 
 /* ---------------------------------------------------------- encode_png */

@@ -106,3 +106,41 @@ def test_bad_latents_and_errors(tmp_path):
     with pytest.raises(pyraiiaf.Error):
         pyraiiaf.open(b"not a raiiaf file at all, just text")
     assert isinstance(e.value, OSError)
+
+
+
+def test_one_reader_many_threads(fixture):
+    """One opened file used from several threads at once (each call lets
+    the GIL go while the library works): images of the same file loaded
+    strip by strip, latents decoded, the file verified, all at the same
+    time; every thread gets what one thread alone gets, never a crash."""
+    import threading
+    path, expected = fixture
+    alone = pyraiiaf.open(path)
+    want_latents = [a.tobytes() for a in alone.latents.values()]
+    want_pixels = alone.image().tobytes()
+    shared = pyraiiaf.open(path)
+    reader = shared._reader
+    failures = []
+
+    def work(n):
+        try:
+            for _ in range(4):
+                if n % 3 == 0:
+                    got = [reader.decode_latent(i).tobytes() for i in range(reader.latent_count())]
+                    if got != want_latents:
+                        failures.append("latents differ")
+                elif n % 3 == 1:
+                    if shared.image().tobytes() != want_pixels:
+                        failures.append("pixels differ")
+                else:
+                    reader.verify()
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]

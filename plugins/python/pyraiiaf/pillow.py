@@ -116,23 +116,20 @@ class _Decoder(ImageFile.PyDecoder):
         reader, fmt, rawmode, high = self.args
         raw = Image._getdecoder(self.mode, "raw", rawmode)
         raw.setimage(self.im, self.state.extents())
-        if reader.image_info()["interlaced"]:
-            strips = [reader.decode_image(fmt)]  # Adam7: only whole
-        else:
-            # Strips of about 1 MiB, each copied into Pillow's image while
-            # it is in the cache: no second copy of the whole picture.
-            step = max(1, (1 << 20) // reader.rows_begin(fmt))
-            strips = (reader.read_rows(min(step, self.state.ysize - y))
-                      for y in range(0, self.state.ysize, step))
-        status = (0, 0)
-        for data in strips:
+        status = [(0, 0)]
+
+        def consume(data):
             if high:  # Pillow keeps 16-bit colour as its high bytes
                 import numpy as np
                 data = (np.frombuffer(data, dtype="=u2") >> 8).astype(np.uint8).tobytes()
-            status = raw.decode(data)
-        if status[0] >= 0:
+            status[0] = raw.decode(data)
+
+        # Strips of about 1 MiB, each copied into Pillow's image while it
+        # is in the cache: no second copy of the whole picture.
+        reader.decode_strips(fmt, 1 << 20, consume)
+        if status[0][0] >= 0:
             raise ValueError("not enough image data")
-        if status[1] != 0:
+        if status[0][1] != 0:
             raise ValueError("cannot decode image data")
         return -1, 0
 
