@@ -529,6 +529,12 @@ RAIIAF_API int raiiaf_writer_set_extra_json(raiiaf_writer *w, const char *key, c
  * call it after raiiaf_writer_set_metadata_json(), whose fields it does
  * not overwrite. The PNG keeps its chunks as they are. */
 RAIIAF_API int raiiaf_writer_import_png_text(raiiaf_writer *w);
+/* The same for the text chunks of another PNG: the file an image editor
+ * opened the image from, when its own PNG loader drops them (GIMP keeps
+ * only a "Comment"). RAIIAF_ENOTPNG if the bytes do not start as a PNG;
+ * the chunks are walked as far as they are whole, nothing else is
+ * checked. */
+RAIIAF_API int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png, size_t size);
 /* The same for texts a host read from its image (e.g. ImageMagick's
  * properties): recorded and recognised as if they were the PNG's. */
 RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts,

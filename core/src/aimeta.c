@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* The extra key of raiiaf_metadata that holds what was imported. */
 #define AI_KEY "ai_metadata"
@@ -117,87 +116,11 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static char *latin1_utf8(const uint8_t *s, size_t n, size_t *out_size)
-{
-    char *out = malloc(n * 2 + 1), *p = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x80) {
-            *p++ = (char)s[i];
-        } else {
-            *p++ = (char)(0xC0 | s[i] >> 6);
-            *p++ = (char)(0x80 | (s[i] & 0x3F));
-        }
-    }
-    *p = 0;
-    if (out_size)
-        *out_size = (size_t)(p - out);
-    return out;
-}
-
 static char *utf8_or_latin1(const uint8_t *s, size_t n)
 {
     if (rf_utf8_valid_prefix(s, n) == n)
         return rf_strndup((const char *)s, n);
-    return latin1_utf8(s, n, NULL);
-}
-
-/* Inflates at most AI_TEXT_MAX bytes; 1 when the stream holds more, -1 when
- * it is not zlib data, -2 out of memory. */
-static int inflate_capped(const uint8_t *data, size_t size, char **out, size_t *out_size)
-{
-    size_t cap = size * 4 + 64 < AI_TEXT_MAX ? size * 4 + 64 : AI_TEXT_MAX;
-    char *buf = malloc(cap + 1);
-    if (!buf)
-        return -2;
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit(&zs) != Z_OK) {
-        free(buf);
-        return -2;
-    }
-    zs.next_in = (Bytef *)data;
-    zs.avail_in = (uInt)size;
-    int zr, rc = 0;
-    for (;;) {
-        zs.next_out = (Bytef *)buf + zs.total_out;
-        zs.avail_out = (uInt)(cap - zs.total_out);
-        zr = inflate(&zs, Z_NO_FLUSH);
-        if (zr == Z_STREAM_END)
-            break;
-        if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            rc = -1;
-            break;
-        }
-        if (zs.avail_out == 0) {
-            if (cap >= AI_TEXT_MAX) {
-                rc = 1;
-                break;
-            }
-            size_t ncap = cap * 2 < AI_TEXT_MAX ? cap * 2 : AI_TEXT_MAX;
-            char *nbuf = realloc(buf, ncap + 1);
-            if (!nbuf) {
-                rc = -2;
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        } else if (zr == Z_BUF_ERROR) {
-            rc = -1; /* input ended before the stream did */
-            break;
-        }
-    }
-    size_t got = zs.total_out;
-    inflateEnd(&zs);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    buf[got] = 0;
-    *out = buf;
-    *out_size = got;
-    return 0;
+    return rf_latin1_to_utf8(s, n, NULL);
 }
 
 static int list_add(ai_list *l, ai_text *t, rf_msg *msg)
@@ -232,7 +155,7 @@ static int read_chunk(const uint8_t *type, const uint8_t *d, uint32_t len, ai_li
     memcpy(t.type, type, 4);
     const uint8_t *p = nul + 1, *end = d + len, *body = NULL;
     bool latin1 = true;
-    t.keyword = latin1_utf8(d, (size_t)(nul - d), NULL);
+    t.keyword = rf_latin1_to_utf8(d, (size_t)(nul - d), NULL);
     if (!t.keyword)
         return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
     if (!memcmp(type, "tEXt", 4)) {
@@ -269,18 +192,18 @@ static int read_chunk(const uint8_t *type, const uint8_t *d, uint32_t len, ai_li
     size_t raw_size = 0;
     int zr = 0;
     if (t.compressed)
-        zr = inflate_capped(body, n, &raw, &raw_size);
+        zr = rf_inflate_capped(body, n, AI_TEXT_MAX, &raw, &raw_size);
     else if (n > AI_TEXT_MAX)
-        zr = 1;
-    if (zr == -2) {
+        zr = RF_INFLATE_TOO_LARGE;
+    if (zr == RF_INFLATE_NOMEM) {
         text_free(&t);
         return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
     }
-    if (zr == -1) {
+    if (zr == RF_INFLATE_CORRUPT) {
         text_free(&t);
         return RAIIAF_OK;
     }
-    if (zr == 1) { /* too large to look at: by size and digest */
+    if (zr == RF_INFLATE_TOO_LARGE) { /* too large to look at: by size and digest */
         t.size = n;
         rf_sha256(body, n, t.sha256);
     } else {
@@ -292,7 +215,7 @@ static int read_chunk(const uint8_t *type, const uint8_t *d, uint32_t len, ai_li
             t.text = rf_strndup((const char *)src, sn);
             t.size = sn;
         } else {
-            t.text = latin1_utf8(src, sn, &t.size);
+            t.text = rf_latin1_to_utf8(src, sn, &t.size);
         }
         free(raw);
         if (!t.text) {
@@ -1161,7 +1084,7 @@ int rf_ai_import_texts(json_object *mi, json_object *extras, const raiiaf_png_te
                 t.text = rf_strndup(in->text, in->size);
                 t.size = in->size;
             } else {
-                t.text = latin1_utf8((const uint8_t *)in->text, in->size, &t.size);
+                t.text = rf_latin1_to_utf8((const uint8_t *)in->text, in->size, &t.size);
             }
         } else {
             t.size = in->size;

@@ -251,6 +251,16 @@ extern const size_t rf_text_field_count;
 extern const rf_text_field rf_text_sections[];
 extern const size_t rf_text_section_count;
 
+/* ---- PNG text (pngmeta.c) ---- */
+/* Inflates a zlib stream into a malloc'd, NUL-terminated buffer of at
+ * most cap_max bytes. */
+enum { RF_INFLATE_OK = 0, RF_INFLATE_TOO_LARGE = 1, RF_INFLATE_CORRUPT = -1,
+       RF_INFLATE_NOMEM = -2 };
+int rf_inflate_capped(const uint8_t *data, size_t size, size_t cap_max, char **out,
+                      size_t *out_size);
+/* Latin-1 (tEXt, zTXt) as UTF-8, malloc'd; *out_size may be NULL. */
+char *rf_latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size);
+
 /* ---- the AI tools' PNG text (aimeta.c) ---- */
 /* Recognises the tools' layouts in a PNG's text chunks (or in texts a host
  * gives), fills the empty fields of model_info and records the chunks as

@@ -66,70 +66,80 @@ static void pm_list_free(pm_list *l)
     free(l->exif);
 }
 
-/* Inflates a zlib stream of a text chunk, up to `room` bytes. */
-static int inflate_text(const uint8_t *data, size_t size, size_t room, char **out,
-                        size_t *out_size, rf_msg *msg, const char *keyword)
+int rf_inflate_capped(const uint8_t *data, size_t size, size_t cap_max, char **out,
+                      size_t *out_size)
 {
-    size_t cap = size * 4 + 64 < room ? size * 4 + 64 : room;
+    size_t cap = size * 4 + 64 < cap_max ? size * 4 + 64 : cap_max;
     char *buf = malloc(cap + 1);
     if (!buf)
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        return RF_INFLATE_NOMEM;
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit(&zs) != Z_OK) {
         free(buf);
-        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        return RF_INFLATE_NOMEM;
     }
     zs.next_in = (Bytef *)data;
     zs.avail_in = (uInt)size;
-    int zr;
+    int rc = RF_INFLATE_OK;
     for (;;) {
         zs.next_out = (Bytef *)buf + zs.total_out;
         zs.avail_out = (uInt)(cap - zs.total_out);
-        zr = inflate(&zs, Z_NO_FLUSH);
+        int zr = inflate(&zs, Z_NO_FLUSH);
         if (zr == Z_STREAM_END)
             break;
-        if (zr != Z_OK && zr != Z_BUF_ERROR)
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rc = zr == Z_MEM_ERROR ? RF_INFLATE_NOMEM : RF_INFLATE_CORRUPT;
             break;
+        }
         if (zs.avail_out == 0) {
-            if (cap >= room) {
-                zr = Z_MEM_ERROR;
+            if (cap >= cap_max) {
+                rc = RF_INFLATE_TOO_LARGE;
                 break;
             }
-            size_t ncap = cap * 2 < room ? cap * 2 : room;
+            size_t ncap = cap * 2 < cap_max ? cap * 2 : cap_max;
             char *nbuf = realloc(buf, ncap + 1);
             if (!nbuf) {
-                inflateEnd(&zs);
-                free(buf);
-                return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+                rc = RF_INFLATE_NOMEM;
+                break;
             }
             buf = nbuf;
             cap = ncap;
         } else if (zr == Z_BUF_ERROR) {
-            break; /* input ended before the stream did */
+            rc = RF_INFLATE_CORRUPT; /* input ended before the stream did */
+            break;
         }
     }
     size_t got = zs.total_out;
     inflateEnd(&zs);
-    if (zr == Z_MEM_ERROR) {
+    if (rc) {
         free(buf);
-        return rf_fail(msg, RAIIAF_ELIMIT,
-                       "embedded PNG: text chunk \"%s\" inflates to more than %u bytes",
-                       keyword, (unsigned)MAX_TEXT_TOTAL);
-    }
-    if (zr != Z_STREAM_END) {
-        free(buf);
-        return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: text chunk \"%s\" is not valid zlib data",
-                       keyword);
+        return rc;
     }
     buf[got] = 0;
     *out = buf;
     *out_size = got;
+    return RF_INFLATE_OK;
+}
+
+/* Inflates a zlib stream of a text chunk, up to `room` bytes. */
+static int inflate_text(const uint8_t *data, size_t size, size_t room, char **out,
+                        size_t *out_size, rf_msg *msg, const char *keyword)
+{
+    int rc = rf_inflate_capped(data, size, room, out, out_size);
+    if (rc == RF_INFLATE_NOMEM)
+        return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+    if (rc == RF_INFLATE_TOO_LARGE)
+        return rf_fail(msg, RAIIAF_ELIMIT,
+                       "embedded PNG: text chunk \"%s\" inflates to more than %u bytes",
+                       keyword, (unsigned)MAX_TEXT_TOTAL);
+    if (rc == RF_INFLATE_CORRUPT)
+        return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: text chunk \"%s\" is not valid zlib data",
+                       keyword);
     return RAIIAF_OK;
 }
 
-/* Latin-1 (tEXt, zTXt) to UTF-8. */
-static char *latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size)
+char *rf_latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size)
 {
     char *out = malloc(n * 2 + 1), *p = out;
     if (!out)
@@ -143,7 +153,8 @@ static char *latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size)
         }
     }
     *p = 0;
-    *out_size = (size_t)(p - out);
+    if (out_size)
+        *out_size = (size_t)(p - out);
     return out;
 }
 
@@ -160,12 +171,12 @@ static int parse_text(const uint8_t *type, const uint8_t *d, uint32_t len, pm_li
     size_t room = MAX_TEXT_TOTAL - l->total;
     int err = RAIIAF_OK;
     size_t ksize;
-    t.keyword = latin1_to_utf8(d, klen, &ksize);
+    t.keyword = rf_latin1_to_utf8(d, klen, &ksize);
     if (!t.keyword)
         return rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
 
     if (!memcmp(type, "tEXt", 4)) {
-        t.text = latin1_to_utf8(p, (size_t)(end - p), &t.size);
+        t.text = rf_latin1_to_utf8(p, (size_t)(end - p), &t.size);
         if (!t.text)
             err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
     } else if (!memcmp(type, "zTXt", 4)) {
@@ -179,7 +190,7 @@ static int parse_text(const uint8_t *type, const uint8_t *d, uint32_t len, pm_li
             err = inflate_text(p + 1, (size_t)(end - p - 1), room, &raw, &raw_size, msg,
                                t.keyword);
         if (!err) {
-            t.text = latin1_to_utf8((const uint8_t *)raw, raw_size, &t.size);
+            t.text = rf_latin1_to_utf8((const uint8_t *)raw, raw_size, &t.size);
             if (!t.text)
                 err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
         }

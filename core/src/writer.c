@@ -544,6 +544,17 @@ int raiiaf_writer_import_png_text(raiiaf_writer *w)
     return rf_ai_import_png(w->model_info, w->extras, w->png, w->png_size, &w->msg);
 }
 
+int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png, size_t size)
+{
+    if (!w)
+        return RAIIAF_EINVAL;
+    if (!png)
+        return RF_BAD_ARGS(&w->msg);
+    if (!rf_is_png(png, size))
+        return rf_fail(&w->msg, RAIIAF_ENOTPNG, "the bytes given to import hold no PNG");
+    return rf_ai_import_png(w->model_info, w->extras, png, size, &w->msg);
+}
+
 int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts, size_t count)
 {
     if (!w)

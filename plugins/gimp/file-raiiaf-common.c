@@ -771,6 +771,50 @@ raiiaf_writer_add_parasites (raiiaf_writer              *w,
   return ok;
 }
 
+/* What the library takes as a PNG at most: its image chunk limit. */
+#define SOURCE_PNG_MAX ((goffset) 1 << 30)
+
+gboolean
+raiiaf_writer_import_source_png (raiiaf_writer        *w,
+                                 const gchar          *path,
+                                 RaiiafParasiteLookup  lookup,
+                                 gpointer              user_data,
+                                 const gchar          *display_name,
+                                 GError              **error)
+{
+  GBytes      *manifest;
+  GMappedFile *mapped;
+  int          err;
+
+  if (! path)
+    return TRUE;
+  manifest = lookup (PARASITE_MANIFEST, user_data);
+  if (manifest)
+    {
+      g_bytes_unref (manifest);
+      return TRUE;
+    }
+  if (! g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return TRUE;
+  mapped = g_mapped_file_new (path, FALSE, NULL);
+  if (! mapped)
+    return TRUE;
+  err = RAIIAF_OK;
+  if (g_mapped_file_get_length (mapped) <= (gsize) SOURCE_PNG_MAX &&
+      raiiaf_check_signature (g_mapped_file_get_contents (mapped),
+                              g_mapped_file_get_length (mapped)) == 0)
+    {
+      err = raiiaf_writer_import_png_bytes (w, g_mapped_file_get_contents (mapped),
+                                            g_mapped_file_get_length (mapped));
+      if (err == RAIIAF_ENOTPNG)
+        err = RAIIAF_OK;
+    }
+  g_mapped_file_unref (mapped);
+  if (err)
+    return raiiaf_export_error (error, display_name, w, err, "the imported PNG's text");
+  return TRUE;
+}
+
 gboolean
 raiiaf_writer_finish (raiiaf_writer              *w,
                       const RaiiafExportSettings *s,

@@ -224,6 +224,19 @@ gboolean raiiaf_writer_add_parasites (raiiaf_writer              *w,
                                       const gchar                *display_name,
                                       GError                    **error);
 
+/* The AI tools' PNG text (ComfyUI's prompt and workflow, AUTOMATIC1111's
+ * parameters, ...) of the PNG the image was imported from: GIMP's PNG
+ * loader keeps only a "Comment" chunk, so the export reads them from
+ * that file (`path`, may be NULL) into the manifest, when it is a PNG and
+ * the image carries no manifest of its own. A file that cannot be read is
+ * skipped: it never fails the export. */
+gboolean raiiaf_writer_import_source_png (raiiaf_writer        *w,
+                                          const gchar          *path,
+                                          RaiiafParasiteLookup  lookup,
+                                          gpointer              user_data,
+                                          const gchar          *display_name,
+                                          GError              **error);
+
 /* Prompt and model from the settings, the software ("GIMP", version; an
  * edit recorded unless the pixels are those opened), then writes `path`
  * atomically. */

@@ -816,6 +816,7 @@ export_image (const gchar                *path,
   GKeyFile      *origin = NULL;
   gboolean       unchanged = FALSE;
   gboolean       ok = FALSE;
+  gchar         *imported_uri, *imported_path;
 
   w = raiiaf_writer_new ();
   if (! w)
@@ -836,10 +837,14 @@ export_image (const gchar                *path,
       gimp_parasite_free (parasite);
     }
   names = gimp_image_get_parasite_list (original, &count);
+  imported_uri = gimp_image_get_imported_uri (original);
+  imported_path = imported_uri ? g_filename_from_uri (imported_uri, NULL, NULL) : NULL;
   if (raiiaf_writer_add_parasites (w, origin, (const gchar * const *) names,
                                    lookup_parasite, GINT_TO_POINTER (original),
                                    s->keep_latents, s->latent_storage,
                                    display_name, error) &&
+      raiiaf_writer_import_source_png (w, imported_path, lookup_parasite,
+                                       GINT_TO_POINTER (original), display_name, error) &&
       set_image_from_drawable (w, image, drawable, original, origin, s,
                                display_name, &unchanged, error))
     {
@@ -852,6 +857,8 @@ export_image (const gchar                *path,
     gimp_progress_update (1.0);
 
   g_strfreev (names);
+  g_free (imported_uri);
+  g_free (imported_path);
   raiiaf_writer_free (w);
   g_free (display_name);
   return ok;

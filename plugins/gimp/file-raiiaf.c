@@ -1274,6 +1274,8 @@ export_image (GFile               *file,
   gchar        **names = NULL;
   gboolean       unchanged = FALSE;
   gboolean       ok = FALSE;
+  GFile         *imported;
+  gchar         *imported_path;
   int            err;
 
   if (! require_local_path (file, &path, error))
@@ -1296,6 +1298,16 @@ export_image (GFile               *file,
                                                                           "latent-storage"),
                                      gimp_file_get_utf8_name (file), error))
     goto out;
+
+  imported = gimp_image_get_imported_file (original);
+  imported_path = imported ? g_file_get_path (imported) : NULL;
+  ok = raiiaf_writer_import_source_png (w, imported_path, lookup_parasite, original,
+                                        gimp_file_get_utf8_name (file), error);
+  g_free (imported_path);
+  g_clear_object (&imported);
+  if (! ok)
+    goto out;
+  ok = FALSE;
 
   g_object_get (config, "prompt", &prompt, "model", &model, NULL);
   if (prompt && *prompt &&
