@@ -2,22 +2,27 @@
 """bench/python.py [BUILD_DIR] [ROUNDS]
 
 Speed of pyraiiaf, measured inside one Python process (no interpreter
-start-up), median of ROUNDS runs (default 7), on the 512x512 astronaut
-fixture (zfp latent), the 500x500 logo fixture (two raw latents) and a
-4096x4096 file made here (a photo and a 1x4x512x512 float32 latent, zfp
-and raw):
+start-up), median of ROUNDS interleaved runs (default 7: each round runs
+every measurement once, so a loaded machine slows them alike), on the
+512x512 astronaut fixture (zfp latent), the 500x500 logo fixture (two raw
+latents) and a 4096x4096 file made here (a photo and a 1x4x512x512 float32
+latent, zfp and raw):
   - Image.open(x.raiiaf).load() against Image.open(x.png).load() on the
     same PNG (the embedded one): the issue's target is no slower (ratio
     <= 1.0);
   - pyraiiaf.open(x).latents (open and read every latent) against the
     reference package's file_decoder, only when RAIIAF_REF names a folder
-    holding the reference's raiiaf/ package (its column is skipped
-    otherwise): the target is at least 10x faster.
+    holding the reference's raiiaf/ package (its columns are skipped
+    otherwise): the target is at least 10x faster. With zfp latents the
+    libzfp column is zfpy's decode of the latent's zfp stream alone: both
+    sides call that same libzfp decoder.
 Figures only: nothing here passes or fails.
 
-Run in the development environment from the repository root:
+Run in the development environment from the repository root (the
+reference folder must be inside the repository's tree, e.g. an ignored
+build folder, for the environment to see it):
   packaging/devenv bench/python.py build
-  RAIIAF_REF=/path/to/reference packaging/devenv bench/python.py build
+  packaging/devenv env RAIIAF_REF=$PWD/build-ref bench/python.py build
 """
 import contextlib
 import io
@@ -44,13 +49,27 @@ Image.MAX_IMAGE_PIXELS = None
 PHOTO = "/usr/share/backgrounds/gnome/adwaita-d.jpg"
 
 
-def median_time(fn):
-    times = []
+def interleaved_medians(fns):
+    """Median seconds of each function, the functions run in turn in every
+    round (a loaded machine slows them alike)."""
+    times = [[] for _ in fns]
     for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
+
+
+def zfp_stream(path):
+    """The zfp stream of the file's first latent, if it is stored as zfp."""
+    r = pyraiiaf.open(path)
+    rec = next(c for c in r.manifest["raiiaf_metadata"]["chunks"] if c["type"] == "LATN")
+    if not rec.get("compressed"):
+        return None
+    with open(path, "rb") as f:
+        f.seek(rec["offset"] + rec["len_header"])
+        return f.read(rec["len_data"])
 
 
 def reference_decoder():
@@ -93,23 +112,33 @@ def main():
                  ("500 raw", os.path.join(fixtures, "logo-rgba-two-latents-raw.raiiaf")),
                  ("4096 zfp", make_large(work, "zfp")),
                  ("4096 raw", make_large(work, "raw"))]
-        print(f"median of {rounds} runs, seconds (inside one process)")
+        print(f"median of {rounds} interleaved runs, seconds (inside one process)")
+        print("targets: load ratio <= 1.00; latents >= 10x faster than the reference")
         print(f"{'file':<10} {'raiiaf load':>12} {'PNG load':>10} {'ratio':>6}   "
-              f"{'latents':>9} {'reference':>10} {'speed-up':>9}")
+              f"{'latents':>9} {'reference':>10} {'speed-up':>9} {'libzfp':>8}")
         for label, path in files:
             png = os.path.join(work, label + ".png")
             with open(png, "wb") as f:
                 f.write(pyraiiaf.open(path).png)
-            ours = median_time(lambda: Image.open(path).load())
-            theirs = median_time(lambda: Image.open(png).load())
-            lat = median_time(lambda: pyraiiaf.open(path).latents)
+            fns = [lambda: Image.open(path).load(), lambda: Image.open(png).load(),
+                   lambda: pyraiiaf.open(path).latents]
+            if ref is not None:
+                fns.append(lambda: ref(path))
+                stream = zfp_stream(path)
+                if stream is not None:  # the zfp decode alone, as the reference calls it
+                    import zfpy
+                    fns.append(lambda: zfpy.decompress_numpy(stream))
+            t = interleaved_medians(fns)
+            ours, theirs, lat = t[:3]
             line = f"{label:<10} {ours:>12.4f} {theirs:>10.4f} {ours / theirs:>6.2f}   {lat:>9.4f}"
             if ref is not None:
-                r = median_time(lambda: ref(path))
-                line += f" {r:>10.4f} {r / lat:>8.1f}x"
+                line += f" {t[3]:>10.4f} {t[3] / lat:>8.1f}x"
+                line += f" {t[4]:>8.4f}" if len(t) > 4 else f" {'-':>8}"
             else:
                 line += f" {'(RAIIAF_REF unset)':>20}"
             print(line)
-
+        if ref is not None:
+            print("libzfp: zfpy.decompress_numpy on the latent's zfp stream alone, the "
+                  "floor of both sides' zfp latents")
 
 main()
