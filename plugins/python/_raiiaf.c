@@ -46,13 +46,27 @@ static PyObject *raise_error(int code, const char *message)
  * raiiaf_writer must not be used from two threads at once. Every method
  * runs under its object's lock; a thread that finds it taken waits without
  * the GIL, so the thread inside can take the GIL back and finish. */
-static void object_lock(PyThread_type_lock lock)
+static int object_lock(PyThread_type_lock lock, unsigned long *owner)
 {
+    unsigned long me = PyThread_get_thread_ident();
     if (!PyThread_acquire_lock(lock, NOWAIT_LOCK)) {
+        if (*owner == me) { /* waiting would never end */
+            PyErr_SetString(PyExc_RuntimeError,
+                             "a Reader or Writer used again from inside one of its own calls");
+            return -1;
+        }
         Py_BEGIN_ALLOW_THREADS
         PyThread_acquire_lock(lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
+    *owner = me; /* owner is only read and written with the GIL held */
+    return 0;
+}
+
+static void object_unlock(PyThread_type_lock lock, unsigned long *owner)
+{
+    *owner = 0;
+    PyThread_release_lock(lock);
 }
 
 /* NAME_locked(self, arg): NAME(self, arg) under self->lock, for the
@@ -60,9 +74,10 @@ static void object_lock(PyThread_type_lock lock)
 #define LOCKED(type, name)                                                   \
     static PyObject *name##_locked(type *self, PyObject *arg)                \
     {                                                                        \
-        object_lock(self->lock);                                             \
+        if (object_lock(self->lock, &self->owner) < 0)                       \
+            return NULL;                                                     \
         PyObject *r = name(self, arg);                                       \
-        PyThread_release_lock(self->lock);                                   \
+        object_unlock(self->lock, &self->owner);                             \
         return r;                                                            \
     }
 
@@ -82,9 +97,10 @@ static void object_lock(PyThread_type_lock lock)
     }                                                                        \
     static int type##_init_locked(type *self, PyObject *args, PyObject *kw)  \
     {                                                                        \
-        object_lock(self->lock);                                             \
+        if (object_lock(self->lock, &self->owner) < 0)                       \
+            return -1;                                                       \
         int r = type##_init(self, args, kw);                                 \
-        PyThread_release_lock(self->lock);                                   \
+        object_unlock(self->lock, &self->owner);                             \
         return r;                                                            \
     }
 
@@ -97,6 +113,7 @@ typedef struct {
     Py_buffer view;        /* bytes given to open_memory, borrowed by ctx */
     int has_view;
     PyThread_type_lock lock;
+    unsigned long owner;   /* the thread holding lock, else 0 */
 } Reader;
 
 #define CTX_FAIL(self, err) raise_error((err), raiiaf_ctx_message((self)->ctx))
@@ -661,6 +678,7 @@ typedef struct {
     PyObject_HEAD
     raiiaf_writer *w;
     PyThread_type_lock lock;
+    unsigned long owner;
 } Writer;
 
 #define W_FAIL(self, err) raise_error((err), raiiaf_writer_message((self)->w))
@@ -698,11 +716,12 @@ static int Writer_init(Writer *self, PyObject *args, PyObject *kw)
         return -1;
     }
     Reader *r = (Reader *)source;
-    object_lock(r->lock);
+    if (object_lock(r->lock, &r->owner) < 0)
+        return -1;
     int err = raiiaf_writer_new_from(r->ctx, &self->w);
     if (err)
         CTX_FAIL(r, err);
-    PyThread_release_lock(r->lock);
+    object_unlock(r->lock, &r->owner);
     return err ? -1 : 0;
 }
 

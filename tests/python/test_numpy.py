@@ -144,3 +144,18 @@ def test_one_reader_many_threads(fixture):
     for t in threads:
         t.join()
     assert not failures, failures[:3]
+
+
+def test_reader_used_from_its_own_call(fixture):
+    """A Reader called again from inside one of its own calls (here from
+    the strip consumer of decode_strips) refuses at once, never waits on
+    itself; the reader keeps working afterwards."""
+    from pyraiiaf import _raiiaf
+    path, expected = fixture
+    r = _raiiaf.Reader(path)
+    fmt = r.image_info()["format"]
+    with pytest.raises(RuntimeError, match="its own calls"):
+        r.decode_strips(fmt, 1 << 20, lambda data: r.image_info())
+    strips = []
+    r.decode_strips(fmt, 1 << 20, strips.append)
+    assert b"".join(strips) == r.decode_image(fmt)
