@@ -5,7 +5,7 @@
 #   1. configure and build build/, run every meson test suite (core, tools,
 #      imagemagick, gimp, pngsuite, packaging) against the build tree;
 #   2. the core and tool suites again under ASan and UBSan (build-asan/);
-#   3. the fuzz targets (reader, round trip, .npy) for RAIIAF_FUZZ_SECONDS
+#   3. the fuzz targets (reader, round trip, PNG decoders, .npy) for RAIIAF_FUZZ_SECONDS
 #      in all (default 60).
 # In another suite's environment (packaging/devenv --suite bookworm
 # tests/run-all.sh: GIMP 2.10, ImageMagick 6): step 1 in build-SUITE/; the

@@ -361,7 +361,10 @@ RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_
  * each raiiaf_decode_row() gives the next row, top to bottom, in `format`
  * (row_size >= width * pixel size). An interlaced (Adam7) PNG cannot be
  * given row by row: begin returns RAIIAF_EUNSUPPORTED, and
- * raiiaf_decode_image() decodes it. A new begin starts over. */
+ * raiiaf_decode_image() decodes it. A new begin starts over. An image
+ * whose rows take at most 64 MiB (4096 x 4096 RGBA8) is inflated whole at
+ * begin, which is faster, and held until the context is freed or a new
+ * begin; a larger one is decoded in the memory of a few rows. */
 RAIIAF_API int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format);
 RAIIAF_API int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size);
 

@@ -1,5 +1,6 @@
 #include "internal.h"
 #include "pngcolour.h"
+#include "pngfast.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -297,15 +298,49 @@ struct rf_png_rows {
     uint32_t width, height, next_row;
     size_t stride;
     int format;
+    int how;        /* RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST */
+    bool whole;     /* for rf_png_decode, not row by row for a caller */
+    rf_fast *fast;  /* the rows come from here when set (pngfast.c) */
 };
 
 void rf_png_rows_free(rf_png_rows *r)
 {
     if (!r)
         return;
+    rf_fast_free(r->fast);
     png_destroy_read_struct(&r->png, &r->info, NULL);
     io_done(&r->io);
     free(r);
+}
+
+/* What pngfast.c needs of the header, as libpng read it (before
+ * png_read_update_info, which drops tRNS once it becomes alpha). */
+static void fast_header(png_structp png, png_infop pi, rf_fast_header *h)
+{
+    png_colorp pal;
+    int npal;
+    if (png_get_PLTE(png, pi, &pal, &npal)) {
+        h->palette_count = npal < 256 ? npal : 256;
+        for (int i = 0; i < h->palette_count; i++) {
+            h->palette[3 * i] = pal[i].red;
+            h->palette[3 * i + 1] = pal[i].green;
+            h->palette[3 * i + 2] = pal[i].blue;
+        }
+    }
+    png_bytep ta;
+    int nt;
+    png_color_16p tc;
+    if (png_get_tRNS(png, pi, &ta, &nt, &tc)) {
+        h->has_trns = true;
+        h->trans_alpha = ta;
+        h->trans_count = h->color_type == PNG_COLOR_TYPE_PALETTE ? nt : 0;
+        if (tc) {
+            h->trans_gray = tc->gray;
+            h->trans_rgb[0] = tc->red;
+            h->trans_rgb[1] = tc->green;
+            h->trans_rgb[2] = tc->blue;
+        }
+    }
 }
 
 /* Reads the header and sets the conversions to `format`. libpng errors
@@ -323,6 +358,8 @@ static int setup_rows(rf_png_rows *r, const raiiaf_limits *limits, size_t out_si
     int err = check_pixels(limits, w, h, msg);
     if (err)
         return err;
+    rf_fast_header fh = {.width = w, .height = h, .depth = depth, .color_type = ctype};
+    fast_header(png, pi, &fh);
     if (out_size / psize < w)
         return rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %u pixels",
                        out_size, (unsigned)w);
@@ -373,11 +410,15 @@ converted:
         return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: unexpected row size after conversion");
     if (interlace != PNG_INTERLACE_NONE)
         return RAIIAF_EUNSUPPORTED; /* the caller decides: whole image only */
-    return RAIIAF_OK;
+    if (r->how == RF_PNG_LIBPNG || r->io.streaming)
+        return RAIIAF_OK;
+    err = rf_fast_open(&r->fast, r->io.data, r->io.size, r->io.pos, &fh, format,
+                       r->whole ? UINT64_MAX : RF_FAST_ROWS_MAX, msg);
+    return err == RAIIAF_EUNSUPPORTED ? RAIIAF_OK : err; /* libpng reads what it declines */
 }
 
 static rf_png_rows *new_rows(const rf_png_in *in, const raiiaf_limits *limits, int format,
-                             rf_msg *msg, int *err)
+                             int how, rf_msg *msg, int *err)
 {
     rf_png_rows *r = calloc(1, sizeof *r);
     if (!r) {
@@ -391,6 +432,7 @@ static rf_png_rows *new_rows(const rf_png_in *in, const raiiaf_limits *limits, i
     }
     *err = RAIIAF_ENOMEM;
     r->format = format;
+    r->how = how;
     r->png = new_reader(&r->io, limits);
     r->info = r->png ? png_create_info_struct(r->png) : NULL;
     if (!r->info) {
@@ -404,6 +446,12 @@ static rf_png_rows *new_rows(const rf_png_in *in, const raiiaf_limits *limits, i
 int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
                   size_t out_size, rf_msg *msg)
 {
+    return rf_png_decode_how(in, limits, format, out, out_size, RF_PNG_AUTO, msg);
+}
+
+int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
+                      size_t out_size, int how, rf_msg *msg)
+{
     if (!raiiaf_format_pixel_size(format))
         return rf_fail(msg, RAIIAF_EINVAL, "unknown pixel format %d", format);
     size_t size;
@@ -411,9 +459,10 @@ int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, 
     if (!rf_is_png(data, size))
         return rf_fail(msg, RAIIAF_ENOTPNG, "the image chunk is not PNG");
     int err;
-    rf_png_rows *r = new_rows(in, limits, format, msg, &err);
+    rf_png_rows *r = new_rows(in, limits, format, how, msg, &err);
     if (!r)
         return err;
+    r->whole = true;
     png_bytep *volatile rows = NULL;
     if (setjmp(r->io.jmp)) {
         err = io_failure(&r->io);
@@ -425,6 +474,23 @@ int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, 
     int passes = err == RAIIAF_EUNSUPPORTED ? 7 : 1;
     if (err == RAIIAF_EUNSUPPORTED) /* interlaced: fine for the whole image */
         err = RAIIAF_OK;
+    if (!err && how == RF_PNG_FAST && !r->fast)
+        err = RAIIAF_EUNSUPPORTED;
+    if (!err && r->fast) {
+        uint8_t *row = out ? NULL : malloc(r->stride);
+        if (!out && !row)
+            err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
+        else if (out && out_size / r->stride < r->height)
+            err = rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %ux%u",
+                          out_size, (unsigned)r->width, (unsigned)r->height);
+        if (!err && out)
+            rf_fast_image(r->fast, out, r->stride);
+        for (uint32_t y = 0; !err && !out && y < r->height; y++)
+            rf_fast_row(r->fast, row);
+        free(row);
+        rf_png_rows_free(r);
+        return err;
+    }
     if (!err && !out) { /* a check: every row of every pass, one row kept */
         if (!(rows = malloc(r->stride)))
             err = rf_fail(msg, RAIIAF_ENOMEM, "embedded PNG: out of memory");
@@ -673,7 +739,7 @@ int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format)
     if (err)
         return err;
     rf_png_rows_free(ctx->rows);
-    ctx->rows = new_rows(&ctx->image_in, &ctx->limits, format, &ctx->msg, &err);
+    ctx->rows = new_rows(&ctx->image_in, &ctx->limits, format, RF_PNG_AUTO, &ctx->msg, &err);
     if (!ctx->rows)
         return err;
     rf_png_rows *r = ctx->rows;
@@ -712,7 +778,10 @@ int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size)
         ctx->rows = NULL;
         return err;
     }
-    png_read_row(r->png, row, NULL);
+    if (r->fast)
+        rf_fast_row(r->fast, row);
+    else
+        png_read_row(r->png, row, NULL);
     r->next_row++;
     return RAIIAF_OK;
 }

@@ -288,6 +288,13 @@ int rf_png_info(const rf_png_in *in, const raiiaf_limits *limits, raiiaf_image_i
  * none: the check of raiiaf_verify(), in the memory of one row. */
 int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
                   size_t out_size, rf_msg *msg);
+/* rf_png_decode through a given path: RF_PNG_AUTO (libdeflate where
+ * pngfast.c covers the image, libpng otherwise), RF_PNG_LIBPNG (libpng
+ * only), RF_PNG_FAST (libdeflate only: RAIIAF_EUNSUPPORTED where it does
+ * not cover the image). The tests compare the two. */
+enum { RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST };
+int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
+                      size_t out_size, int how, rf_msg *msg);
 int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **png, size_t *png_size,
                   rf_msg *msg);
 bool rf_is_png(const uint8_t *data, size_t size);

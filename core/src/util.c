@@ -2,6 +2,7 @@
 
 #include <json-c/json_c_version.h>
 #include <math.h>
+#include <libdeflate.h>
 #include <nettle/sha2.h>
 #include <nettle/version.h>
 #include <png.h>
@@ -26,6 +27,7 @@ const char *raiiaf_dependency_versions(void)
     return "zstd " ZSTD_VERSION_STRING "\n"
            "zfp " ZFP_VERSION_STRING "\n"
            "libpng " PNG_LIBPNG_VER_STRING "\n"
+           "libdeflate " LIBDEFLATE_VERSION_STRING "\n"
            "json-c " JSON_C_VERSION "\n"
            "nettle " RF_STR(NETTLE_VERSION_MAJOR) "." RF_STR(NETTLE_VERSION_MINOR) "\n";
 }

@@ -3,10 +3,11 @@
 # Builds the fuzz targets with clang, libFuzzer, ASan and UBSan in
 # build-fuzz/ (the library and the .npy reader instrumented for coverage)
 # and runs them for SECONDS in all (default 60), split by weight: read 3,
-# roundtrip 2, npy 1, aimeta 1 (the reader has the most code to reach).
-# TARGET: read, roundtrip, npy, aimeta (default all). Each starts from its corpus in the
-# repository (tests/fuzz/corpus/TARGET) and, for the .raiiaf targets, every
-# .raiiaf fixture (tests/fixtures and tests/fixtures/corpus). Prints each
+# roundtrip 2, png 2, npy 1, aimeta 1 (the reader has the most code to
+# reach). TARGET: read, roundtrip, png, npy, aimeta (default all). Each
+# starts from its corpus in the repository (tests/fuzz/corpus/TARGET), for
+# the .raiiaf targets every .raiiaf fixture (tests/fixtures and
+# tests/fixtures/corpus), for png the PngSuite (tests/pngsuite). Prints each
 # target's coverage (edges reached of the
 # instrumented ones) and its new corpus size. A crash leaves its input in
 # build-fuzz/crashes/ and fails the script: minimise it and add it to
@@ -15,7 +16,7 @@
 set -eu
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-read roundtrip npy aimeta}
+targets=${*:-read roundtrip png npy aimeta}
 top=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 cd "$top"
 if [ ! -f build-fuzz/build.ninja ]; then
@@ -23,7 +24,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
         -Db_lundef=false -Ddefault_library=static -Dimagemagick=disabled -Dgimp=disabled \
         -Dbuildtype=debugoptimized >/dev/null
 fi
-weight() { case $1 in read) echo 3 ;; roundtrip) echo 2 ;; *) echo 1 ;; esac; }
+weight() { case $1 in read) echo 3 ;; roundtrip|png) echo 2 ;; *) echo 1 ;; esac; }
 total=0
 for t in $targets; do total=$((total + $(weight "$t"))); done
 for t in $targets; do
@@ -42,7 +43,9 @@ for t in $targets; do
     mkdir -p "$corpus"
     cp tests/fuzz/corpus/"$t"/* "$corpus"/ 2>/dev/null || true
     dict=
-    if [ "$t" = read ] || [ "$t" = roundtrip ]; then
+    if [ "$t" = png ]; then
+        cp tests/pngsuite/*.png "$corpus"/
+    elif [ "$t" = read ] || [ "$t" = roundtrip ]; then
         cp tests/fixtures/*.raiiaf tests/fixtures/corpus/*.raiiaf "$corpus"/ 2>/dev/null || true
         dict=-dict=tests/fuzz/raiiaf.dict
     fi
