@@ -537,6 +537,80 @@ static void png_flush_cb(png_structp png)
     (void)png;
 }
 
+/* The rows of px as the PNG stores them: 16-bit samples big-endian, palette
+ * indices packed at depth bits; 8-bit rows are px's own. */
+static int png_rows(const raiiaf_pixels *px, size_t stride, int depth, const uint8_t ***rows_out,
+                    uint8_t **copy_out, size_t *rowbytes_out, rf_msg *msg)
+{
+    int f = px->format;
+    size_t psize = raiiaf_format_pixel_size(f);
+    size_t rowbytes = f == RAIIAF_FMT_INDEX8 ? ((size_t)px->width * (unsigned)depth + 7) / 8
+                                             : (size_t)px->width * psize;
+    bool own = format_is_16(f) || depth < 8;
+    const uint8_t **rows = malloc((size_t)px->height * sizeof *rows);
+    uint8_t *copy = own && rows ? malloc(rowbytes * px->height) : NULL;
+    if (!rows || (own && !copy)) {
+        free(rows);
+        return rf_fail(msg, RAIIAF_ENOMEM, "PNG encoder: out of memory");
+    }
+    for (uint32_t y = 0; y < px->height; y++) {
+        const uint8_t *src = (const uint8_t *)px->data + (size_t)y * stride;
+        uint8_t *dst = own ? copy + (size_t)y * rowbytes : NULL;
+        if (format_is_16(f)) {
+            for (size_t i = 0; i < rowbytes; i += 2) {
+                uint16_t v;
+                memcpy(&v, src + i, 2);
+                dst[i] = (uint8_t)(v >> 8);
+                dst[i + 1] = (uint8_t)v;
+            }
+        } else if (depth < 8) {
+            memset(dst, 0, rowbytes);
+            for (uint32_t x = 0; x < px->width; x++) {
+                size_t bit = (size_t)x * (unsigned)depth;
+                dst[bit >> 3] |= (uint8_t)(src[x] << (8 - depth - (bit & 7)));
+            }
+        }
+        rows[y] = own ? dst : src;
+    }
+    *rows_out = rows;
+    *copy_out = copy;
+    *rowbytes_out = rowbytes;
+    return RAIIAF_OK;
+}
+
+/* The IDAT stream of px: filtered as libpng filters (adaptive on 8- and
+ * 16-bit non-palette images, none on palette and low depths; none at level
+ * 0), deflated by libdeflate; then IEND. Not inlined into rf_png_encode,
+ * whose setjmp would make its locals volatile. */
+__attribute__((noinline)) static int write_pixels(rf_buf *out, const raiiaf_pixels *px, size_t stride, int depth,
+                        int ctype, int level, rf_msg *msg)
+{
+    const uint8_t **rows = NULL;
+    uint8_t *copy = NULL, *z = NULL;
+    size_t rowbytes = 0, zsize = 0;
+    int err = png_rows(px, stride, depth, &rows, &copy, &rowbytes, msg);
+    if (err)
+        return err;
+    size_t channels = ctype == PNG_COLOR_TYPE_RGBA ? 4 : ctype == PNG_COLOR_TYPE_RGB ? 3
+                      : ctype == PNG_COLOR_TYPE_GA ? 2 : 1;
+    unsigned bpp = depth < 8 ? 1 : (unsigned)(channels * (size_t)depth / 8);
+    bool adaptive = level != 0 && depth >= 8 && ctype != PNG_COLOR_TYPE_PALETTE;
+    uint8_t *filtered = rf_fast_filter(rows, px->height, rowbytes, bpp, adaptive);
+    free(rows);
+    free(copy);
+    if (!filtered)
+        return rf_fail(msg, RAIIAF_ENOMEM, "PNG encoder: out of memory");
+    err = rf_fast_deflate(filtered, (rowbytes + 1) * px->height, level, &z, &zsize, msg);
+    free(filtered);
+    /* IDAT chunks of up to 1 GiB: one for all but huge images. */
+    for (size_t at = 0; !err && at < zsize; at += 1u << 30) {
+        size_t n = zsize - at < (1u << 30) ? zsize - at : (1u << 30);
+        err = rf_png_chunk(out, "IDAT", z + at, n, msg);
+    }
+    free(z);
+    return err ? err : rf_png_chunk(out, "IEND", NULL, 0, msg);
+}
+
 int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out_size, rf_msg *msg)
 {
     size_t psize = raiiaf_format_pixel_size(px->format);
@@ -597,17 +671,13 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
                      px->green_y, px->blue_x, px->blue_y);
     if (px->ppm_x && px->ppm_y)
         png_set_pHYs(png, pi, px->ppm_x, px->ppm_y, PNG_RESOLUTION_METER);
-    png_write_info(png, pi);
-    if (depth < 8)
-        png_set_packing(png);
-#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    if (format_is_16(f))
-        png_set_swap(png);
-#endif
-    for (uint32_t y = 0; y < px->height; y++)
-        png_write_row(png, (png_const_bytep)px->data + (size_t)y * stride);
-    png_write_end(png, pi);
+    png_write_info(png, pi); /* the chunks before the image: libpng's */
     png_destroy_write_struct(&png, &pi);
+    int err = write_pixels(&o.out, px, stride, depth, ctype, level, msg);
+    if (err) {
+        rf_buf_free(&o.out);
+        return err;
+    }
     *out = o.out.data;
     *out_size = o.out.size;
     return RAIIAF_OK;

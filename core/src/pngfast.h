@@ -54,10 +54,13 @@ void rf_fast_free(rf_fast *f);
  * bytes, or NULL without memory. */
 uint8_t *rf_fast_filter(const uint8_t *const *rows, uint32_t height, size_t rowbytes,
                         unsigned bpp, bool adaptive);
-/* The zlib stream of data at a PNG compression level 0-9 into a malloc'd
- * *out. */
+/* The zlib stream of data at a PNG compression level 0-9 (-1: 6) into a
+ * malloc'd *out: libdeflate at the matching level, or zlib with run-length
+ * matches only where that is smaller on samples of data (photographs). */
 int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
                     size_t *out_size, rf_msg *msg);
 uint32_t rf_crc32(uint32_t crc, const void *data, size_t size);
+/* A chunk (length, type, data, CRC) appended to b. */
+int rf_png_chunk(rf_buf *b, const char *type, const void *data, size_t size, rf_msg *msg);
 
 #endif
