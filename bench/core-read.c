@@ -8,10 +8,15 @@
  *   core-read png FILE.png [ITERATIONS]
  *   core-read both FILE.raiiaf FILE.png [ITERATIONS]
  *   core-read none FILE
+ *   core-read encode FILE.png [ITERATIONS]
  *
  * "both" alternates the two reads in one process, so that a load that
  * comes and goes on the machine weighs on both alike; it prints a line for
  * each.
+ * "encode" reads the PNG's pixels once, then alternates writing them as a
+ * PNG with raiiaf_encode_png() (default level) and with plain libpng at its
+ * defaults (level 6, adaptive filters), into memory; prints a line for
+ * each with the PNG's size.
  * "none" reads nothing: its peak RSS is the process's own baseline (C
  * library, libraiiaf and its libraries mapped), which the script subtracts.
  *
@@ -153,6 +158,102 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+typedef struct membuf {
+    unsigned char *data;
+    size_t size;
+} membuf;
+
+static void mem_write(png_structp png, png_bytep data, size_t n)
+{
+    membuf *m = png_get_io_ptr(png);
+    unsigned char *p = realloc(m->data, m->size + n);
+    if (!p)
+        png_error(png, "out of memory");
+    memcpy(p + m->size, data, n);
+    m->data = p;
+    m->size += n;
+}
+
+static void mem_flush(png_structp png)
+{
+    (void)png;
+}
+
+/* Plain libpng at its defaults; returns the PNG's size, 0 on failure. */
+static size_t write_png(const decoded *d, const unsigned char *pixels)
+{
+    membuf m = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(m.data);
+        return 0;
+    }
+    static const int types[] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GA, PNG_COLOR_TYPE_RGB,
+                                PNG_COLOR_TYPE_RGBA};
+    png_set_write_fn(png, &m, mem_write, mem_flush);
+    png_set_IHDR(png, info, d->width, d->height, (int)d->bits, types[d->channels],
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    const uint16_t probe = 1;
+    if (d->bits == 16 && *(const uint8_t *)&probe == 1)
+        png_set_swap(png);
+    size_t stride = (size_t)d->width * d->channels * (d->bits / 8);
+    for (uint32_t y = 0; y < d->height; y++)
+        png_write_row(png, pixels + (size_t)y * stride);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(m.data);
+    return m.size;
+}
+
+/* raiiaf_encode_png at the default level; the PNG's size, 0 on failure. */
+static size_t write_raiiaf(const decoded *d, const unsigned char *pixels)
+{
+    static const int formats[2][5] = {
+        {0, RAIIAF_FMT_G8, RAIIAF_FMT_GA8, RAIIAF_FMT_RGB8, RAIIAF_FMT_RGBA8},
+        {0, RAIIAF_FMT_G16, RAIIAF_FMT_GA16, RAIIAF_FMT_RGB16, RAIIAF_FMT_RGBA16}};
+    raiiaf_pixels px = {.width = d->width, .height = d->height,
+                        .format = formats[d->bits == 16][d->channels], .data = pixels};
+    void *png = NULL;
+    size_t size = 0;
+    if (raiiaf_encode_png(&px, -1, NULL, &png, &size, NULL, 0) != RAIIAF_OK)
+        return 0;
+    free(png);
+    return size;
+}
+
+static int encode(const char *path, int iterations)
+{
+    decoded d = {0};
+    unsigned char *pixels = NULL;
+    if (read_png(path, &d, &pixels) != 0)
+        return 1;
+    double *t[2] = {calloc((size_t)iterations, sizeof(double)),
+                    calloc((size_t)iterations, sizeof(double))};
+    size_t sizes[2] = {0, 0};
+    for (int i = 0; i < iterations && t[0] && t[1]; i++)
+        for (int k = 0; k < 2; k++) {
+            double t0 = now_ms();
+            sizes[k] = k == 0 ? write_raiiaf(&d, pixels) : write_png(&d, pixels);
+            t[k][i] = now_ms() - t0;
+        }
+    int rc = 0;
+    for (int k = 0; k < 2 && t[k]; k++) {
+        qsort(t[k], (size_t)iterations, sizeof(double), compare_double);
+        printf("mode=%s iterations=%d best_ms=%.3f median_ms=%.3f png_bytes=%zu\n",
+               k == 0 ? "encode-raiiaf" : "encode-png", iterations, t[k][0],
+               t[k][iterations / 2], sizes[k]);
+        rc |= sizes[k] == 0;
+    }
+    free(t[0]);
+    free(t[1]);
+    free(pixels);
+    return rc;
+}
+
+
 typedef struct series {
     const char *mode;
     const char *path;
@@ -187,12 +288,15 @@ static void report(series *s, int iterations)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "encode") == 0 && (argc == 3 || argc == 4))
+        return encode(argv[2], argc == 4 ? atoi(argv[3]) > 0 ? atoi(argv[3]) : 1 : 5);
     bool both = strcmp(mode, "both") == 0;
     int files = both ? 2 : 1;
     if (argc < 2 + files || argc > 3 + files ||
         (!both && strcmp(mode, "raiiaf") != 0 && strcmp(mode, "png") != 0 && strcmp(mode, "none") != 0)) {
         fprintf(stderr, "usage: core-read raiiaf|png|none FILE [ITERATIONS]\n"
-                        "       core-read both FILE.raiiaf FILE.png [ITERATIONS]\n");
+                        "       core-read both FILE.raiiaf FILE.png [ITERATIONS]\n"
+                        "       core-read encode FILE.png [ITERATIONS]\n");
         return 2;
     }
     if (strcmp(mode, "none") == 0) {

@@ -447,8 +447,9 @@ RAIIAF_API const char *raiiaf_writer_message(const raiiaf_writer *w);
  * corrupt PNG is refused with RAIIAF_EPNG and libpng's reason ... */
 RAIIAF_API int raiiaf_writer_set_image_png(raiiaf_writer *w, const void *png, size_t size);
 
-/* ... or as pixels, encoded here with libpng. stride 0 means packed rows.
- * compression_level 0-9, -1 for the default (6). An ICC profile (may be
+/* ... or as pixels, encoded here (libpng writes the chunks, libdeflate or
+ * zlib the rows: core/README.md). stride 0 means packed rows.
+ * compression_level 0-9 as zlib's, -1 for the default (6). An ICC profile (may be
  * NULL) is written as iCCP. */
 typedef struct raiiaf_pixels {
     uint32_t width, height;

@@ -272,23 +272,6 @@ int rf_png_read_header(const rf_png_in *in, const raiiaf_limits *limits, rf_png_
     return err;
 }
 
-static bool format_has_alpha(int f)
-{
-    return f == RAIIAF_FMT_GA8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_GA16 ||
-           f == RAIIAF_FMT_RGBA16;
-}
-
-static bool format_is_color(int f)
-{
-    return f == RAIIAF_FMT_RGB8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_RGB16 ||
-           f == RAIIAF_FMT_RGBA16;
-}
-
-static bool format_is_16(int f)
-{
-    return f >= RAIIAF_FMT_G16 && f <= RAIIAF_FMT_RGBA16;
-}
-
 /* A PNG reader set up to give rows in `format`. Lives in the context for
  * row-by-row decoding (libpng keeps a pointer to `io`). */
 struct rf_png_rows {
@@ -364,8 +347,8 @@ static int setup_rows(rf_png_rows *r, const raiiaf_limits *limits, size_t out_si
         return rf_fail(msg, RAIIAF_ERANGE, "output buffer of %zu bytes is too small for %u pixels",
                        out_size, (unsigned)w);
     bool trns = png_get_valid(png, pi, PNG_INFO_tRNS) != 0;
-    bool want_alpha = format_has_alpha(format), want_color = format_is_color(format);
-    bool want16 = format_is_16(format);
+    bool want_alpha = rf_format_has_alpha(format), want_color = rf_format_is_color(format);
+    bool want16 = rf_format_is_16(format);
 
     if (format == RAIIAF_FMT_INDEX8) {
         if (ctype != PNG_COLOR_TYPE_PALETTE)
@@ -546,7 +529,7 @@ static int png_rows(const raiiaf_pixels *px, size_t stride, int depth, const uin
     size_t psize = raiiaf_format_pixel_size(f);
     size_t rowbytes = f == RAIIAF_FMT_INDEX8 ? ((size_t)px->width * (unsigned)depth + 7) / 8
                                              : (size_t)px->width * psize;
-    bool own = format_is_16(f) || depth < 8;
+    bool own = rf_format_is_16(f) || depth < 8;
     const uint8_t **rows = malloc((size_t)px->height * sizeof *rows);
     uint8_t *copy = own && rows ? malloc(rowbytes * px->height) : NULL;
     if (!rows || (own && !copy)) {
@@ -556,7 +539,7 @@ static int png_rows(const raiiaf_pixels *px, size_t stride, int depth, const uin
     for (uint32_t y = 0; y < px->height; y++) {
         const uint8_t *src = (const uint8_t *)px->data + (size_t)y * stride;
         uint8_t *dst = own ? copy + (size_t)y * rowbytes : NULL;
-        if (format_is_16(f)) {
+        if (rf_format_is_16(f)) {
             for (size_t i = 0; i < rowbytes; i += 2) {
                 uint16_t v;
                 memcpy(&v, src + i, 2);
@@ -623,9 +606,9 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
     if (level < -1 || level > 9)
         return rf_fail(msg, RAIIAF_EINVAL, "PNG compression level %d (0-9, -1 default)", level);
     int f = px->format;
-    int ctype = format_is_color(f) ? (format_has_alpha(f) ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB)
-                                   : (format_has_alpha(f) ? PNG_COLOR_TYPE_GA : PNG_COLOR_TYPE_GRAY);
-    int depth = format_is_16(f) ? 16 : 8;
+    int ctype = rf_format_is_color(f) ? (rf_format_has_alpha(f) ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB)
+                                   : (rf_format_has_alpha(f) ? PNG_COLOR_TYPE_GA : PNG_COLOR_TYPE_GRAY);
+    int depth = rf_format_is_16(f) ? 16 : 8;
     if (f == RAIIAF_FMT_INDEX8) {
         int err = rf_check_palette(px, stride, msg);
         if (err)

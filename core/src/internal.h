@@ -271,6 +271,24 @@ int rf_ai_import_texts(json_object *model_info, json_object *extras,
                        const raiiaf_png_text *texts, size_t count, rf_msg *msg);
 
 /* ---- PNG (image.c) ---- */
+/* What a pixel format (enum raiiaf_format) holds. */
+static inline bool rf_format_has_alpha(int f)
+{
+    return f == RAIIAF_FMT_GA8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_GA16 ||
+           f == RAIIAF_FMT_RGBA16;
+}
+
+static inline bool rf_format_is_color(int f)
+{
+    return f == RAIIAF_FMT_RGB8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_RGB16 ||
+           f == RAIIAF_FMT_RGBA16;
+}
+
+static inline bool rf_format_is_16(int f)
+{
+    return f >= RAIIAF_FMT_G16 && f <= RAIIAF_FMT_RGBA16;
+}
+
 typedef struct rf_png_rows rf_png_rows;
 void rf_png_rows_free(rf_png_rows *r);
 /* Where PNG bytes come from: memory, or (rec set) the image chunk of src,

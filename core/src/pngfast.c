@@ -124,23 +124,6 @@ static bool walk_chunks(const uint8_t *png, size_t size, size_t idat, size_t *fi
     }
 }
 
-static bool format_alpha(int f)
-{
-    return f == RAIIAF_FMT_GA8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_GA16 ||
-           f == RAIIAF_FMT_RGBA16;
-}
-
-static bool format_color(int f)
-{
-    return f == RAIIAF_FMT_RGB8 || f == RAIIAF_FMT_RGBA8 || f == RAIIAF_FMT_RGB16 ||
-           f == RAIIAF_FMT_RGBA16;
-}
-
-static bool format_16(int f)
-{
-    return f >= RAIIAF_FMT_G16 && f <= RAIIAF_FMT_RGBA16;
-}
-
 void rf_fast_free(rf_fast *f)
 {
     if (!f)
@@ -160,7 +143,7 @@ int rf_fast_open(rf_fast **out, const uint8_t *png, size_t size, size_t idat,
     bool color = h->color_type == CT_RGB || h->color_type == CT_RGBA ||
                  h->color_type == CT_PALETTE;
     if (format == RAIIAF_FMT_INDEX8 ? h->color_type != CT_PALETTE
-                                    : color && !format_color(format))
+                                    : color && !rf_format_is_color(format))
         return RAIIAF_EUNSUPPORTED; /* libpng's colour-to-grey weights */
     uint64_t bits = (uint64_t)h->width * (unsigned)ch * (unsigned)d;
     uint64_t rowbytes = (bits + 7) / 8;
@@ -413,8 +396,8 @@ static void convert_any(const rf_fast *f, const uint8_t *raw, uint8_t *out)
     int d = f->depth;
     bool src16 = d == 16;
     unsigned smax = src16 ? 0xffff : 0xff;
-    bool want16 = format_16(f->format), want_alpha = format_alpha(f->format);
-    bool want_color = format_color(f->format);
+    bool want16 = rf_format_is_16(f->format), want_alpha = rf_format_has_alpha(f->format);
+    bool want_color = rf_format_is_color(f->format);
     unsigned gray_scale = d == 1 ? 0xff : d == 2 ? 0x55 : d == 4 ? 0x11 : 1;
     for (uint32_t x = 0; x < f->width; x++) {
         unsigned c[4] = {0}, n = 0, a = smax;
@@ -488,9 +471,9 @@ static void convert_any(const rf_fast *f, const uint8_t *raw, uint8_t *out)
 static bool is_natural(const rf_fast *f)
 {
     return f->ctype != CT_PALETTE && !f->trns && f->depth >= 8 &&
-           format_16(f->format) == (f->depth == 16) &&
-           format_alpha(f->format) == (f->ctype == CT_GA || f->ctype == CT_RGBA) &&
-           format_color(f->format) == (f->ctype == CT_RGB || f->ctype == CT_RGBA);
+           rf_format_is_16(f->format) == (f->depth == 16) &&
+           rf_format_has_alpha(f->format) == (f->ctype == CT_GA || f->ctype == CT_RGBA) &&
+           rf_format_is_color(f->format) == (f->ctype == CT_RGB || f->ctype == CT_RGBA);
 }
 
 /* Unfiltered row cur to the format. */

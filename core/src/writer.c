@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <libdeflate.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -776,6 +777,7 @@ static char *own_environment(raiiaf_writer *w, size_t *size)
     add_versioned(comps, "zstd", ZSTD_versionString());
     add_versioned(comps, "zfp", ZFP_VERSION_STRING);
     add_versioned(comps, "libpng", png_get_libpng_ver(NULL));
+    add_versioned(comps, "libdeflate", LIBDEFLATE_VERSION_STRING); /* the PNG's rows */
     /* json-c and nettle are left out: they do not shape the file's bytes. */
     if (w->sw_name) {
         char id[64];

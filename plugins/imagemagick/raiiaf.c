@@ -819,8 +819,9 @@ static MagickBooleanType apply_defines(raiiaf_writer *w, const ImageInfo *image_
     return MagickTrue;
 }
 
-/* -define raiiaf:compression-level=0..9 (zlib level of the PNG); -1 is the
- * library's default. */
+/* -define raiiaf:compression-level=0..9 (zlib level of the PNG); else
+ * -quality as ImageMagick's PNG coder reads its tens digit (level
+ * quality / 10, at most 9); -1 is the library's default. */
 static MagickBooleanType compression_level_option(const ImageInfo *image_info, Image *image,
                                                   int *level, ExceptionInfo *exception)
 {
@@ -829,8 +830,11 @@ static MagickBooleanType compression_level_option(const ImageInfo *image_info, I
     long value;
 
     *level = -1;
-    if (option == NULL)
+    if (option == NULL) {
+        if (image_info->quality > 0) /* 0: no -quality given */
+            *level = image_info->quality / 10 > 9 ? 9 : (int) (image_info->quality / 10);
         return MagickTrue;
+    }
     errno = 0;
     value = strtol(option, &end, 10);
     if (errno != 0 || end == option || *end != '\0' || value < 0 || value > 9) {

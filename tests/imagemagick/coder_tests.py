@@ -576,6 +576,22 @@ def test_write(work):
                         "raiiaf:compression-level=x", fresh)
     check(rc != 0 and not os.path.exists(fresh), "failed write leaves no file", text_of(err))
 
+    # -quality as ImageMagick's PNG coder reads it: level quality / 10
+    # (5: level 0, stored; 95: level 9); the define wins over it.
+    png_sizes = {}
+    for label, args in (("q5", ["-quality", "5"]), ("q95", ["-quality", "95"]),
+                        ("q5-define9", ["-quality", "5", "-define", "raiiaf:compression-level=9"])):
+        out = os.path.join(work, f"quality-{label}.raiiaf")
+        rc, _, err = magick(os.path.join(work, "rgb8.png"), *args, out)
+        info, err2 = probe_dump(out, out + ".d") if rc == 0 else (None, "")
+        if check(info is not None, f"write {' '.join(args)}", text_of(err) + err2):
+            png_sizes[label] = os.path.getsize(os.path.join(out + ".d", "image.png"))
+    if len(png_sizes) == 3:
+        check(png_sizes["q5"] > png_sizes["q95"], "-quality 5 stores, -quality 95 compresses",
+              repr(png_sizes))
+        check(png_sizes["q5-define9"] == png_sizes["q95"],
+              "-define raiiaf:compression-level wins over -quality", repr(png_sizes))
+
     # multi-image input
     frames = os.path.join(work, "frames.miff")
     rc, _, err = magick("-size", "16x16", "xc:red", "xc:lime", "xc:blue", frames)
