@@ -46,7 +46,7 @@ export RAIIAF_BENCH_DIR="$work/files" RAIIAF_BENCH_ROUNDS="$rounds"
 unset DISPLAY || true
 
 gimp_py() {
-    timeout 1200 gimp-console-3.0 -i -d -f --batch-interpreter python-fu-eval \
+    timeout 1200 gimp-console-3 -i -d -f --batch-interpreter python-fu-eval \
         -b "exec(open('$1').read())" --quit >"$work/gimp.log" 2>&1 || {
         tail -40 "$work/gimp.log" >&2
         echo "bench/gimp.sh: GIMP failed" >&2

@@ -842,6 +842,18 @@ set_comment (GimpImage *image, LoadedFile *lf)
  * 3.0 cuts language-alternative text such as dc:description at its first
  * comma on the way from a plug-in into the image, for its own PNG loader
  * as for this one. */
+/* gexiv2 0.16 (with GIMP 3.2) gives has_tag/set_tag_* a GError and
+ * deprecates the try_* names 0.14 (with GIMP 3.0) has for that form. */
+#if GEXIV2_CHECK_VERSION (0, 16, 0)
+#define raiiaf_exiv_has_tag          gexiv2_metadata_has_tag
+#define raiiaf_exiv_set_tag_string   gexiv2_metadata_set_tag_string
+#define raiiaf_exiv_set_tag_multiple gexiv2_metadata_set_tag_multiple
+#else
+#define raiiaf_exiv_has_tag          gexiv2_metadata_try_has_tag
+#define raiiaf_exiv_set_tag_string   gexiv2_metadata_try_set_tag_string
+#define raiiaf_exiv_set_tag_multiple gexiv2_metadata_try_set_tag_multiple
+#endif
+
 static void
 fill_metadata (GimpMetadata *metadata, LoadedFile *lf)
 {
@@ -857,17 +869,17 @@ fill_metadata (GimpMetadata *metadata, LoadedFile *lf)
       png_size <= G_MAXLONG)
     gexiv2_metadata_open_buf (exiv, png, (glong) png_size, NULL);
 
-  if (prompt && *prompt && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.dc.description", NULL))
-    gexiv2_metadata_try_set_tag_string (exiv, "Xmp.dc.description", prompt, NULL);
-  if (model && *model && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.xmp.CreatorTool", NULL))
-    gexiv2_metadata_try_set_tag_string (exiv, "Xmp.xmp.CreatorTool", model, NULL);
-  if (tags && *tags && ! gexiv2_metadata_try_has_tag (exiv, "Xmp.dc.subject", NULL))
+  if (prompt && *prompt && ! raiiaf_exiv_has_tag (exiv, "Xmp.dc.description", NULL))
+    raiiaf_exiv_set_tag_string (exiv, "Xmp.dc.description", prompt, NULL);
+  if (model && *model && ! raiiaf_exiv_has_tag (exiv, "Xmp.xmp.CreatorTool", NULL))
+    raiiaf_exiv_set_tag_string (exiv, "Xmp.xmp.CreatorTool", model, NULL);
+  if (tags && *tags && ! raiiaf_exiv_has_tag (exiv, "Xmp.dc.subject", NULL))
     {
       /* dc:subject is a bag: one entry per tag */
       gchar **list = g_strsplit (tags, ", ", -1);
 
-      gexiv2_metadata_try_set_tag_multiple (exiv, "Xmp.dc.subject",
-                                            (const gchar **) list, NULL);
+      raiiaf_exiv_set_tag_multiple (exiv, "Xmp.dc.subject",
+                                    (const gchar **) list, NULL);
       g_strfreev (list);
     }
 }

@@ -88,7 +88,7 @@ def manifest(tool, path):
 def main():
     a, b, tool, fixtures, work = sys.argv[1:6]
     work = os.path.abspath(work)
-    gimp = sys.argv[6] if len(sys.argv) > 6 else 'gimp-console-3.0'
+    gimp = sys.argv[6] if len(sys.argv) > 6 else 'gimp-console-3'
     dirs = [os.path.join(work, 'a'), os.path.join(work, 'b')]
     for plugin, d in zip((a, b), dirs):
         run_gimp(gimp, plugin, fixtures, d)

@@ -90,7 +90,7 @@ def main():
     ap.add_argument('--plugin', required=True)
     ap.add_argument('--probe', required=True)
     ap.add_argument('--fixtures', required=True)
-    ap.add_argument('--gimp', default='gimp-3.0')
+    ap.add_argument('--gimp', default='gimp-3')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
     for program in (args.gimp, 'Xvfb', 'xdotool', 'xwd'):

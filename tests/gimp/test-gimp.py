@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# The GIMP plug-in through the real headless GIMP 3 (gimp-console-3.0) or
+# The GIMP plug-in through the real headless GIMP 3 (gimp-console-3) or
 # GIMP 2.10 (gimp-console-2.10, --api 2.0).
 #
 #   test-gimp.py --plugin PATH --probe PATH --fixtures DIR [--gimp PROGRAM]
@@ -496,7 +496,7 @@ def main():
     ap.add_argument('--plugin', required=True)
     ap.add_argument('--probe', required=True)
     ap.add_argument('--fixtures', required=True)
-    ap.add_argument('--gimp', default='gimp-console-3.0')
+    ap.add_argument('--gimp', default='gimp-console-3')
     ap.add_argument('--api', default='3.0', choices=('3.0', '2.0'),
                     help='the libgimp the plug-in is built for')
     ap.add_argument('--tool', help='the raiiaf command-line tool, to verify exports with too')

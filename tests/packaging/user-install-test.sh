@@ -9,8 +9,13 @@
 # 12) GIMP 2.10 and ImageMagick 6; exits 77 when neither pair is there.
 set -u
 src=$(CDPATH= cd -- "$1" && pwd)
-if command -v gimp-console-3.0 >/dev/null 2>&1 && command -v magick >/dev/null 2>&1; then
-    gimp=3.0 convert=magick identify="magick identify"
+# GIMP 3 keeps its user folder per minor release (~/.config/GIMP/3.0 for
+# 3.0.x, 3.2 for 3.2.x): ask the GIMP that is there. Debian's GIMP 3.0 and
+# 3.2 both name their console gimp-console-3.
+gimp_console=$(command -v gimp-console-3 || command -v gimp-console-3.0 || true)
+if [ -n "$gimp_console" ] && command -v magick >/dev/null 2>&1; then
+    gimp=$("$gimp_console" --version | sed -n 's/.* version \([0-9]*\.[0-9]*\).*/\1/p')
+    convert=magick identify="magick identify"
 elif command -v gimp-console-2.10 >/dev/null 2>&1 && command -v convert >/dev/null 2>&1; then
     gimp=2.10 convert=convert identify=identify
 else
@@ -83,13 +88,13 @@ fi
 unset MAGICK_CODER_MODULE_PATH
 
 # ---- GIMP finds the plug-in in its user folder ------------------------------
-if [ "$gimp" = 3.0 ]; then
+if [ "$gimp" != 2.10 ]; then
     cat >"$work/t.scm" <<SCM
 (script-fu-use-v3)
 (let* ((image (gimp-file-load RUN-NONINTERACTIVE "$in")))
   (gimp-file-save RUN-NONINTERACTIVE image "$work/g.raiiaf" -1))
 SCM
-    set -- gimp-console-3.0 -i -d -f --batch-interpreter plug-in-script-fu-eval \
+    set -- "$gimp_console" -i -d -f --batch-interpreter plug-in-script-fu-eval \
         -b "(load \"$work/t.scm\")" --quit
 else
     cat >"$work/t.scm" <<SCM

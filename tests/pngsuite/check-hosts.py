@@ -234,7 +234,7 @@ class Gimp:
 
     def available(self, args):
         if not (args.gimp and args.plugin and shutil.which(args.gimp)):
-            return 'gimp-console-3.0 or the plug-in not built'
+            return 'gimp-console-3 or the plug-in not built'
         return None
 
     def run(self, args, work, lines):
