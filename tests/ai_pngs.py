@@ -114,7 +114,7 @@ def comfy_workflow(nodes=8, pad=0):
           "version": 0.4}
     if pad:
         note = "lorem ipsum, dolor \"sit\" amet\n" * (pad // 30 + 1)
-        wf["extra"]["notes"] = [note[: pad // 4]] * 4
+        wf["extra"]["notes"] = [note[: pad // 5]] * 4
     return json.dumps(wf)
 
 

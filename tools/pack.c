@@ -129,16 +129,20 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }
-    free(image);
-    image = NULL;
-
+    if (compression < 0) { /* the writer holds its own copy */
+        free(image);
+        image = NULL;
+    }
     if (metadata_path && set_json_file(w, metadata_path, false) != TOOL_EXIT_OK)
         goto out;
     if (env_path && set_json_file(w, env_path, true) != TOOL_EXIT_OK)
         goto out;
     /* The AI tools' text chunks: prompt and settings where --metadata
      * left them empty, every chunk recorded. */
-    if (import_text && raiiaf_writer_import_png_text(w) != RAIIAF_OK) {
+    /* With -c the stored PNG is re-encoded without them: taken from
+     * IMG.png's bytes, the manifest keeps what it can hold. */
+    if (import_text && (compression >= 0 ? raiiaf_writer_import_png_bytes(w, image, image_size)
+                                         : raiiaf_writer_import_png_text(w)) != RAIIAF_OK) {
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }
@@ -148,6 +152,8 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }
+    free(image);
+    image = NULL;
     /* Named in a new environment only: no edit_history entry (action
      * NULL), since extract + pack gives back the same image and metadata. */
     raiiaf_writer_set_software(w, "raiiaf", raiiaf_version_string(), NULL);

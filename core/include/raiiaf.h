@@ -411,8 +411,8 @@ RAIIAF_API int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **me
  * is recorded as it was under raiiaf_metadata.ai_metadata ("tool",
  * "png_text": [{"chunk", "keyword", "language", "translated_keyword",
  * "compressed", "text"}], "notes" on what could not be taken). A text too
- * large for the manifest is recorded by size and sha256 ("in_image": true)
- * and kept by the embedded PNG. Texts that match no layout, or JSON that
+ * large for the manifest is recorded by size and sha256 ("in_image": true
+ * when the embedded PNG keeps it). Texts that match no layout, or JSON that
  * does not parse, are recorded and never fail the import. */
 
 /* The recorded chunks that hold their text, in their original order, for
@@ -537,7 +537,9 @@ RAIIAF_API int raiiaf_writer_import_png_text(raiiaf_writer *w);
  * opened the image from, when its own PNG loader drops them (GIMP keeps
  * only a "Comment"). RAIIAF_ENOTPNG if the bytes do not start as a PNG;
  * the chunks are walked as far as they are whole, nothing else is
- * checked. */
+ * checked. The embedded PNG does not get these chunks: a text too large
+ * for the manifest is recorded by size and sha256 only ("in_image":
+ * false). */
 RAIIAF_API int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png, size_t size);
 /* The same for texts a host read from its image (e.g. ImageMagick's
  * properties): recorded and recognised as if they were the PNG's. */

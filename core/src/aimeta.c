@@ -44,6 +44,7 @@ typedef struct ai_text {
 typedef struct ai_list {
     ai_text *items;
     size_t count;
+    bool in_image; /* the embedded PNG keeps these chunks */
 } ai_list;
 
 static void ai_list_free(ai_list *l)
@@ -910,7 +911,7 @@ static size_t escaped_size(const char *s, size_t n)
     return cost;
 }
 
-static json_object *chunk_record(const ai_text *t, size_t *budget)
+static json_object *chunk_record(const ai_text *t, size_t *budget, bool in_image)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "chunk", json_object_new_string(t->type));
@@ -926,7 +927,8 @@ static json_object *chunk_record(const ai_text *t, size_t *budget)
         *budget -= cost;
         json_object_object_add(o, "text", json_object_new_string_len(t->text, (int)t->size));
     } else {
-        /* Too large for the manifest: the embedded PNG keeps it. */
+        /* Too large for the manifest: the embedded PNG keeps it, when it
+         * has the chunks; otherwise only its size and digest are left. */
         uint8_t h[32];
         char hex[65];
         if (t->text)
@@ -935,7 +937,7 @@ static json_object *chunk_record(const ai_text *t, size_t *budget)
         json_object_object_add(o, "size", json_object_new_int64((int64_t)t->size));
         json_object_object_add(o, t->text ? "text_sha256" : "data_sha256",
                                json_object_new_string(hex));
-        json_object_object_add(o, "in_image", json_object_new_boolean(1));
+        json_object_object_add(o, "in_image", json_object_new_boolean(in_image));
     }
     return o;
 }
@@ -1014,7 +1016,7 @@ static int apply(json_object *mi, json_object *extras, const ai_list *l, ai_foun
     json_object *chunks = json_object_new_array();
     size_t budget = AI_MANIFEST_BUDGET;
     for (size_t i = 0; i < l->count; i++)
-        json_object_array_add(chunks, chunk_record(&l->items[i], &budget));
+        json_object_array_add(chunks, chunk_record(&l->items[i], &budget, l->in_image));
     json_object_object_add(ai, "png_text", chunks);
     json_object_object_add(extras, AI_KEY, ai);
     return RAIIAF_OK;
@@ -1050,9 +1052,9 @@ static int import(json_object *mi, json_object *extras, ai_list *l, rf_msg *msg)
 }
 
 int rf_ai_import_png(json_object *mi, json_object *extras, const uint8_t *png, size_t size,
-                     rf_msg *msg)
+                     bool in_image, rf_msg *msg)
 {
-    ai_list l = {0};
+    ai_list l = {.in_image = in_image};
     int err = read_png_texts(png, size, &l, msg);
     if (!err)
         err = import(mi, extras, &l, msg);
@@ -1063,7 +1065,7 @@ int rf_ai_import_png(json_object *mi, json_object *extras, const uint8_t *png, s
 int rf_ai_import_texts(json_object *mi, json_object *extras, const raiiaf_png_text *texts,
                        size_t count, rf_msg *msg)
 {
-    ai_list l = {0};
+    ai_list l = {.in_image = true}; /* hosts write them into their PNG */
     int err = RAIIAF_OK;
     for (size_t i = 0; !err && i < count; i++) {
         const raiiaf_png_text *in = &texts[i];

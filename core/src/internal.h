@@ -266,7 +266,7 @@ char *rf_latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size);
  * gives), fills the empty fields of model_info and records the chunks as
  * extras.ai_metadata. Unreadable or unknown texts never fail. */
 int rf_ai_import_png(json_object *model_info, json_object *extras, const uint8_t *png,
-                     size_t size, rf_msg *msg);
+                     size_t size, bool in_image, rf_msg *msg);
 int rf_ai_import_texts(json_object *model_info, json_object *extras,
                        const raiiaf_png_text *texts, size_t count, rf_msg *msg);
 

@@ -542,7 +542,7 @@ int raiiaf_writer_import_png_text(raiiaf_writer *w)
         return RAIIAF_EINVAL;
     if (!w->png)
         return rf_fail(&w->msg, RAIIAF_EBADSTATE, "no image given to the writer");
-    return rf_ai_import_png(w->model_info, w->extras, w->png, w->png_size, &w->msg);
+    return rf_ai_import_png(w->model_info, w->extras, w->png, w->png_size, true, &w->msg);
 }
 
 int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png, size_t size)
@@ -553,7 +553,7 @@ int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png, size_t siz
         return RF_BAD_ARGS(&w->msg);
     if (!rf_is_png(png, size))
         return rf_fail(&w->msg, RAIIAF_ENOTPNG, "the bytes given to import hold no PNG");
-    return rf_ai_import_png(w->model_info, w->extras, png, size, &w->msg);
+    return rf_ai_import_png(w->model_info, w->extras, png, size, false, &w->msg);
 }
 
 int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts, size_t count)

@@ -125,6 +125,14 @@ def group_roundtrip(tmp):
     manifest, image, _ = extract(tmp, out, "recompressed")
     check(png_texts(image) == [], "-c: the re-encoded PNG kept text chunks")
     check(recorded(manifest) == png_texts(data), "-c: the manifest lost the text chunks")
+    # -c with a workflow too large for the manifest: recorded, not claimed
+    # to be in the re-encoded PNG
+    big, n = big_workflow_png(6 << 20)
+    out = pack(tmp, "recompressed-big", big, "-c", "1")
+    manifest, image, _ = extract(tmp, out, "recompressed-big")
+    rec = [c for c in manifest["ai_metadata"]["png_text"] if c["keyword"] == "workflow"]
+    check(len(rec) == 1 and rec[0].get("in_image") is False and rec[0]["size"] == n,
+          f"-c, large workflow: record {rec}")
 
 
 def group_bad(tmp):
