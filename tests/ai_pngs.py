@@ -118,6 +118,27 @@ def comfy_workflow(nodes=8, pad=0):
     return json.dumps(wf)
 
 
+def comfy_ui_graph():
+    """A ComfyUI UI graph alone: nodes with widgets_values, links."""
+    def node(i, t, widgets, inputs=()):
+        return {"id": i, "type": t, "pos": [i * 10, 0], "size": [300, 100], "flags": {},
+                "order": i, "mode": 0, "outputs": [], "properties": {},
+                "inputs": [{"name": n, "type": "X", "link": l} for n, l in inputs],
+                "widgets_values": widgets}
+    return json.dumps({
+        "last_node_id": 10, "last_link_id": 4,
+        "nodes": [node(4, "CheckpointLoaderSimple", ["dreamshaper_8.safetensors"]),
+                  node(10, "LoraLoader", ["detail.safetensors", 1, 1],
+                       [("model", 1), ("clip", None)]),
+                  node(6, "CLIPTextEncode", ["a tiny house, \"cozy\", snow"], [("clip", None)]),
+                  node(7, "CLIPTextEncode", ["ugly"], [("clip", None)]),
+                  node(3, "KSampler", [987654321, "randomize", 28, 6.5, "dpmpp_2m", "karras", 1],
+                       [("model", 2), ("positive", 3), ("negative", 4), ("latent_image", None)])],
+        "links": [[1, 4, 0, 10, 0, "MODEL"], [2, 10, 0, 3, 0, "MODEL"],
+                  [3, 6, 0, 3, 1, "CONDITIONING"], [4, 7, 0, 3, 2, "CONDITIONING"]],
+        "groups": [], "config": {}, "extra": {}, "version": 0.4})
+
+
 A1111_PROMPT = 'a cat, "quoted words", with commas\nsecond line: more'
 A1111 = (A1111_PROMPT + "\nNegative prompt: blurry, low quality\n"
          'Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, '
@@ -186,6 +207,12 @@ def cases():
         "model_info": {"model_name": "sd_xl_base_1.0.safetensors"},
         "absent": ["prompt", "negative_prompt"],
         "settings": None, "note": "2 sampler nodes"})
+    c["comfyui-workflow-only"] = (png([text_chunk("zTXt", "workflow", comfy_ui_graph())], seed=15), {
+        "tool": "ComfyUI",
+        "model_info": {"prompt": 'a tiny house, "cozy", snow', "negative_prompt": "ugly",
+                       "model_name": "dreamshaper_8.safetensors"},
+        "settings": {"seed": 987654321, "steps": 28, "sampler": "dpmpp_2m", "cfg_scale": 6.5,
+                     "scheduler": "karras"}})
     invoke = json.dumps({
         "generation_mode": "txt2img", "positive_prompt": "a robot, chrome", "negative_prompt": "text",
         "width": 16, "height": 12, "seed": 3141592653, "steps": 40, "cfg_scale": 7.5,

@@ -826,6 +826,129 @@ static bool parse_comfy(json_object *graph, ai_found *f)
     return true;
 }
 
+/* ---- ComfyUI: the UI graph ("workflow"), when there is no API graph ---- */
+
+static json_object *ui_node(json_object *nodes, int64_t id)
+{
+    size_t n = json_object_array_length(nodes);
+    for (size_t i = 0; i < n; i++) {
+        json_object *node = json_object_array_get_idx(nodes, i);
+        json_object *v = rf_json_get(node, "id");
+        if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) == id)
+            return node;
+    }
+    return NULL;
+}
+
+/* The node feeding input `name` of `node`: links are [id, from_node,
+ * from_slot, to_node, to_slot, type]. */
+static json_object *ui_source(json_object *nodes, json_object *links, json_object *node,
+                              const char *name)
+{
+    json_object *inputs = rf_json_get(node, "inputs");
+    size_t n = inputs && json_object_is_type(inputs, json_type_array)
+                   ? json_object_array_length(inputs) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *in = json_object_array_get_idx(inputs, i);
+        const char *iname = jstr(in, "name");
+        json_object *link = rf_json_get(in, "link");
+        if (!iname || strcmp(iname, name) || !link || !json_object_is_type(link, json_type_int))
+            continue;
+        size_t m = json_object_array_length(links);
+        for (size_t k = 0; k < m; k++) {
+            json_object *l = json_object_array_get_idx(links, k);
+            if (!json_object_is_type(l, json_type_array) || json_object_array_length(l) < 4)
+                continue;
+            json_object *lid = json_object_array_get_idx(l, 0);
+            json_object *from = json_object_array_get_idx(l, 1);
+            if (json_object_is_type(lid, json_type_int) && json_object_is_type(from, json_type_int) &&
+                json_object_get_int64(lid) == json_object_get_int64(link))
+                return ui_node(nodes, json_object_get_int64(from));
+        }
+    }
+    return NULL;
+}
+
+static json_object *ui_widget(json_object *node, size_t index, json_type type)
+{
+    json_object *w = rf_json_get(node, "widgets_values");
+    if (!w || !json_object_is_type(w, json_type_array) || index >= json_object_array_length(w))
+        return NULL;
+    json_object *v = json_object_array_get_idx(w, index);
+    if (type == json_type_double)
+        return v && (json_object_is_type(v, json_type_int) ||
+                     json_object_is_type(v, json_type_double)) ? v : NULL;
+    return v && json_object_is_type(v, type) ? v : NULL;
+}
+
+static const char *ui_type(json_object *node)
+{
+    const char *t = jstr(node, "type");
+    return t ? t : "";
+}
+
+static bool parse_comfy_ui(json_object *root, ai_found *f)
+{
+    json_object *nodes = rf_json_get(root, "nodes"), *links = rf_json_get(root, "links");
+    if (!nodes || !links || !json_object_is_type(nodes, json_type_array) ||
+        !json_object_is_type(links, json_type_array))
+        return false;
+    f->tool = "ComfyUI";
+    json_object *sampler = NULL, *loader = NULL;
+    size_t samplers = 0, loaders = 0, n = json_object_array_length(nodes);
+    for (size_t i = 0; i < n; i++) {
+        json_object *node = json_object_array_get_idx(nodes, i);
+        if (strstr(ui_type(node), "KSampler")) {
+            sampler = node;
+            samplers++;
+        }
+        if (strstr(ui_type(node), "CheckpointLoader")) {
+            loader = node;
+            loaders++;
+        }
+    }
+    /* KSampler: seed, control, steps, cfg, sampler, scheduler, denoise;
+     * KSamplerAdvanced: add_noise, seed, control, steps, cfg, sampler, ... */
+    bool plain = sampler && !strcmp(ui_type(sampler), "KSampler");
+    bool advanced = sampler && !strcmp(ui_type(sampler), "KSamplerAdvanced");
+    if (samplers != 1 || (!plain && !advanced)) {
+        note(f, "ComfyUI workflow (no API graph) has %zu sampler nodes%s: no prompt or settings "
+             "taken", samplers, samplers == 1 ? " of an unknown kind" : "");
+        json_object *ck = loaders == 1 ? ui_widget(loader, 0, json_type_string) : NULL;
+        if (ck)
+            set_cstr(&f->model, json_object_get_string(ck));
+        return true;
+    }
+    size_t o = advanced ? 1 : 0;
+    set_json(&f->seed, int_value(ui_widget(sampler, o, json_type_int)));
+    set_json(&f->steps, int_value(ui_widget(sampler, o + 2, json_type_int)));
+    set_json(&f->cfg, number_value(ui_widget(sampler, o + 3, json_type_double)));
+    json_object *v = ui_widget(sampler, o + 4, json_type_string);
+    if (v)
+        set_cstr(&f->sampler, json_object_get_string(v));
+    if ((v = ui_widget(sampler, o + 5, json_type_string)))
+        set_cstr(&f->scheduler, json_object_get_string(v));
+    static const char *const sides[] = {"positive", "negative"};
+    for (size_t k = 0; k < 2; k++) {
+        json_object *enc = ui_source(nodes, links, sampler, sides[k]);
+        json_object *text = enc && strstr(ui_type(enc), "TextEncode")
+                                ? ui_widget(enc, 0, json_type_string) : NULL;
+        if (text)
+            set_cstr(k ? &f->negative : &f->prompt, json_object_get_string(text));
+    }
+    json_object *m = ui_source(nodes, links, sampler, "model");
+    for (int hop = 0; m && hop < AI_MAX_HOPS; hop++) {
+        if (strstr(ui_type(m), "CheckpointLoader") || strstr(ui_type(m), "UNETLoader")) {
+            json_object *ck = ui_widget(m, 0, json_type_string);
+            if (ck)
+                set_cstr(&f->model, json_object_get_string(ck));
+            break;
+        }
+        m = ui_source(nodes, links, m, "model");
+    }
+    return true;
+}
+
 /* ---- recognising the tool ---------------------------------------------- */
 
 static void recognise(const ai_list *l, ai_found *f)
@@ -839,9 +962,15 @@ static void recognise(const ai_list *l, ai_found *f)
         if (ok)
             return;
     }
-    if (!f->tool && find(l, "workflow")) {
-        f->tool = "ComfyUI";
-        note(f, "ComfyUI workflow without an API graph: no prompt or settings taken");
+    if (!f->tool && (t = find(l, "workflow"))) {
+        j = parse_json(t, f);
+        bool ok = j && parse_comfy_ui(j, f);
+        json_object_put(j);
+        if (!ok) {
+            f->tool = "ComfyUI";
+            note(f, "ComfyUI workflow that cannot be read, without an API graph: no prompt or "
+                    "settings taken");
+        }
         return;
     }
     if ((t = find(l, "invokeai_metadata"))) {
