@@ -123,7 +123,11 @@ fi
 # ---- gdk-pixbuf: the loader through a cache of one's own -------------------
 # (plugins/gdk-pixbuf/README.md: system loaders and ours, GDK_PIXBUF_MODULE_FILE)
 pixbuf_loader="$HOME/.local/lib/gdk-pixbuf-2.0/loaders/libpixbufloader-raiiaf.so"
-if [ -e "$pixbuf_loader" ] && command -v gdk-pixbuf-thumbnailer >/dev/null 2>&1; then
+if [ -e "$pixbuf_loader" ] && ! command -v gdk-pixbuf-thumbnailer >/dev/null 2>&1 &&
+   pkg-config --atleast-version=2.43 gdk-pixbuf-2.0; then
+    # gdk-pixbuf 2.44 (Debian sid) ships no gdk-pixbuf-thumbnailer any more.
+    echo "skip: gdk-pixbuf $(pkg-config --modversion gdk-pixbuf-2.0) has no gdk-pixbuf-thumbnailer"
+elif [ -e "$pixbuf_loader" ] && command -v gdk-pixbuf-thumbnailer >/dev/null 2>&1; then
     q=$(pkg-config --variable=gdk_pixbuf_query_loaders gdk-pixbuf-2.0)
     sys_loaders=$(pkg-config --variable=gdk_pixbuf_moduledir gdk-pixbuf-2.0)
     "$q" "$sys_loaders"/*.so "$pixbuf_loader" >"$HOME/.local/lib/gdk-pixbuf-2.0/loaders.cache" 2>/dev/null
