@@ -83,6 +83,15 @@ static void found_free(ai_found *f)
     json_object_put(f->notes);
 }
 
+/* Text cut to a fixed buffer may end inside a UTF-8 sequence: every byte
+ * that is not valid UTF-8 becomes '?', the manifest holding UTF-8 only. */
+static void utf8_sanitize(char *s)
+{
+    size_t n = strlen(s), at;
+    while ((at = rf_utf8_valid_prefix((const unsigned char *)s, n)) < n)
+        s[at] = '?';
+}
+
 static void note(ai_found *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(ai_found *f, const char *fmt, ...)
 {
@@ -91,6 +100,7 @@ static void note(ai_found *f, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    utf8_sanitize(text);
     if (!f->notes)
         f->notes = json_object_new_array();
     if (f->notes)
@@ -102,6 +112,8 @@ static void set_str(char **dst, const char *s, size_t n)
     if (*dst || !s)
         return;
     *dst = rf_strndup(s, n);
+    if (*dst) /* a \u escape of half a surrogate pair decodes to no UTF-8 */
+        utf8_sanitize(*dst);
 }
 
 static void set_cstr(char **dst, const char *s)
@@ -406,7 +418,10 @@ static json_object *a1111_settings(const char *s, size_t n)
             json_object *str = NULL;
             rf_msg m;
             if (rf_json_parse_limited(s + q0, i - q0, NULL, &str, &m, "parameters") == RAIIAF_OK &&
-                json_object_is_type(str, json_type_string))
+                json_object_is_type(str, json_type_string) &&
+                rf_utf8_valid_prefix((const unsigned char *)json_object_get_string(str),
+                                     (size_t)json_object_get_string_len(str)) ==
+                    (size_t)json_object_get_string_len(str))
                 value = str;
             else {
                 json_object_put(str);
@@ -423,6 +438,7 @@ static json_object *a1111_settings(const char *s, size_t n)
         }
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)(k1 - k0 < 127 ? k1 - k0 : 127), s + k0);
+        utf8_sanitize(key);
         json_object_object_add(obj, key, value);
         pairs++;
         while (i < n && s[i] == ' ')
@@ -621,6 +637,7 @@ static bool parse_dream(const char *s, ai_found *f)
             p++;
         char value[128];
         snprintf(value, sizeof value, "%.*s", (int)(p - v < 127 ? p - v : 127), v);
+        utf8_sanitize(value);
         if (flag == 's')
             set_json(&f->steps, text_number(value, true));
         else if (flag == 'S')

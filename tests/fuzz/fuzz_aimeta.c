@@ -7,6 +7,7 @@
  * as a replayer (fuzz_main.c) over the corpus. */
 #include "raiiaf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,9 @@ static void reopen(raiiaf_writer *w)
         const char *params;
         raiiaf_get_parameters_text(ctx, &params);
     } else if (ctx) {
-        abort(); /* the writer made a file its own reader refuses */
+        /* the writer made a file its own reader refuses */
+        fprintf(stderr, "written file refused: %s\n", raiiaf_ctx_message(ctx));
+        abort();
     }
     raiiaf_ctx_free(ctx);
     raiiaf_free(file);
