@@ -654,19 +654,17 @@ static size_t deflate_rle(const uint8_t *data, size_t size, uint8_t *out, size_t
 }
 
 /* Which of libdeflate and run-length zlib makes the smaller stream of
- * data, judged on eight evenly spaced samples (the whole of a small
- * image). */
+ * data, judged on eight evenly spaced samples. */
 static bool rle_wins(struct libdeflate_compressor *c, const uint8_t *data, size_t size)
 {
-    size_t piece = size <= (1u << 20) ? size : (size / 8 < (128u << 10) ? size / 8 : 128u << 10);
-    int pieces = piece == size ? 1 : 8;
+    size_t piece = size / 8 < (128u << 10) ? size / 8 : 128u << 10;
     size_t cap = libdeflate_zlib_compress_bound(c, piece) + compressBound((uLong)piece);
     uint8_t *buf = malloc(cap);
     if (!buf)
         return false;
     uint64_t ours = 0, rle = 0;
-    for (int i = 0; i < pieces; i++) {
-        const uint8_t *at = data + (size - piece) / (pieces > 1 ? pieces - 1 : 1) * (size_t)i;
+    for (int i = 0; i < 8; i++) {
+        const uint8_t *at = data + (size - piece) / 7 * (size_t)i;
         size_t a = libdeflate_zlib_compress(c, at, piece, buf, cap);
         size_t b = deflate_rle(at, piece, buf, cap);
         ours += a ? a : cap;
@@ -675,6 +673,9 @@ static bool rle_wins(struct libdeflate_compressor *c, const uint8_t *data, size_
     free(buf);
     return rle < ours;
 }
+
+/* Small data (up to 1 MiB) is compressed both ways, the smaller kept. */
+#define WHOLE_MAX (1u << 20)
 
 int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
                     size_t *out_size, rf_msg *msg)
@@ -687,13 +688,26 @@ int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
     if (zbound > bound && size <= (uLong)-1)
         bound = zbound;
     uint8_t *buf = malloc(bound ? bound : 1);
+    uint8_t *other = level != 0 && size <= WHOLE_MAX ? malloc(bound ? bound : 1) : NULL;
     size_t n = 0;
-    if (buf && level != 0 && rle_wins(c, data, size))
-        n = deflate_rle(data, size, buf, bound);
-    if (buf && !n)
+    if (other) {
         n = libdeflate_zlib_compress(c, data, size, buf, bound);
+        size_t m = deflate_rle(data, size, other, bound);
+        if (m && (!n || m < n)) {
+            uint8_t *t = buf;
+            buf = other;
+            other = t;
+            n = m;
+        }
+        free(other);
+    } else if (buf) {
+        if (level != 0 && size > WHOLE_MAX && rle_wins(c, data, size))
+            n = deflate_rle(data, size, buf, bound);
+        if (!n)
+            n = libdeflate_zlib_compress(c, data, size, buf, bound);
+    }
     libdeflate_free_compressor(c);
-    if (!n) {
+    if (!buf || !n) {
         free(buf);
         return rf_fail(msg, RAIIAF_ENOMEM, "PNG encoder: out of memory");
     }
