@@ -52,6 +52,22 @@ def check(condition, name, detail=""):
     return condition
 
 
+def main_groups(groups, prefix):
+    """main() of a test script run as `SCRIPT GROUP`: runs groups[GROUP]
+    in a temporary folder, prints the count of checks; exit status 0, 1 (a
+    check failed), 2 (usage) or 77 (skipped)."""
+    import tempfile
+    if len(sys.argv) != 2 or sys.argv[1] not in groups:
+        print(f"usage: {sys.argv[0]} {'|'.join(groups)}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix=prefix) as work:
+        rc = groups[sys.argv[1]](work)
+    if rc == 77:
+        return 77
+    print(f"{checks - len(failures)}/{checks} checks passed")
+    return 1 if failures or rc else 0
+
+
 def run(args, stdin=None, cwd=None, timeout=300):
     proc = subprocess.run(args, input=stdin, cwd=cwd, capture_output=True, timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr

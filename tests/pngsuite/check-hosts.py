@@ -393,42 +393,43 @@ class Thumbnailer:
         return out
 
 
-class GdkPixbuf:
-    """Our gdk-pixbuf loader against gdk-pixbuf's own PNG loader on the same
-    PNG (test-pixbuf same: size, alpha, every pixel byte), the build tree's
-    loader named by GDK_PIXBUF_MODULE_FILE; corrupt files must give a GError
-    (test-pixbuf error), whole and in pieces, never a crash."""
-    name = 'gdk-pixbuf'
+class ModuleHost:
+    """A host whose module (a loader, a plugin) is checked through a test
+    program of ours that loads the build tree's module through the real host
+    library, named by environment variables: `PROGRAM same X.raiiaf X.png`
+    compares what the module gives with what the host's own PNG reader
+    gives for the PNG, `PROGRAM error X.raiiaf` must see the file refused,
+    whole and in pieces, never with a crash."""
+
+    def __init__(self, name, program, env, missing):
+        self.name, self.program, self.env_items, self.missing = name, program, env, missing
 
     def available(self, args):
-        if not (args.pixbuf_test and args.pixbuf_env):
-            return 'the gdk-pixbuf loader not built'
+        if not (getattr(args, self.program) and getattr(args, self.env_items)):
+            return self.missing
         return None
 
-    def env(self, args):
+    def verdict(self, args, *cmd):
         env = dict(os.environ)
-        for item in args.pixbuf_env:
+        for item in getattr(args, self.env_items):
             key, _, value = item.partition('=')
             env[key] = value
-        return env
+        res = subprocess.run([getattr(args, self.program)] + list(cmd), capture_output=True,
+                             text=True, timeout=TIMEOUT, env=env)
+        return None if res.returncode == 0 else \
+            'exit %d: %s' % (res.returncode, res.stderr.strip()[-300:])
 
     def compare(self, args, work, cases):
-        out = {}
-        for c in cases:
-            res = subprocess.run([args.pixbuf_test, 'same', c.raiiaf, c.png], capture_output=True,
-                                 text=True, timeout=TIMEOUT, env=self.env(args))
-            out[c.name] = None if res.returncode == 0 else \
-                (res.stderr.strip() or 'exit %d' % res.returncode)
-        return out
+        return {c.name: self.verdict(args, 'same', c.raiiaf, c.png) for c in cases}
 
     def refuses(self, args, work, corrupt):
-        out = {}
-        for c in corrupt:
-            res = subprocess.run([args.pixbuf_test, 'error', c.raiiaf], capture_output=True,
-                                 text=True, timeout=TIMEOUT, env=self.env(args))
-            out[c.name] = None if res.returncode == 0 else \
-                'exit %d: %s' % (res.returncode, res.stderr.strip()[-300:])
-        return out
+        return {c.name: self.verdict(args, 'error', c.raiiaf) for c in corrupt}
+
+
+# Our gdk-pixbuf loader against gdk-pixbuf's own PNG loader on the same PNG
+# (test-pixbuf same: size, alpha, every pixel byte), the build tree's loader
+# named by GDK_PIXBUF_MODULE_FILE; corrupt files must give a GError.
+GdkPixbuf = ModuleHost('gdk-pixbuf', 'pixbuf_test', 'pixbuf_env', 'the gdk-pixbuf loader not built')
 
 
 class Pillow:
@@ -472,7 +473,7 @@ class Pillow:
 # Hosts still to come, each one more entry here when it exists: Qt (QImage
 # of both), and the libdeflate read path (bit for bit with libpng, as the
 # library host).
-HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf(), Pillow()]
+HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf, Pillow()]
 
 
 def main():
