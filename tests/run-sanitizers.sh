@@ -8,7 +8,7 @@ top=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$top"
 if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-        -Dimagemagick=disabled -Dgimp=disabled -Dgdk_pixbuf=disabled -Dbuildtype=debugoptimized >/dev/null
+        -Dimagemagick=disabled -Dgimp=disabled -Dgdk_pixbuf=disabled -Dqt=disabled -Dbuildtype=debugoptimized >/dev/null
 fi
 meson compile -C build-asan >/dev/null
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1

@@ -21,7 +21,7 @@ top=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 cd "$top"
 if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
-        -Db_lundef=false -Ddefault_library=static -Dimagemagick=disabled -Dgimp=disabled \
+        -Db_lundef=false -Ddefault_library=static -Dimagemagick=disabled -Dgimp=disabled -Dqt=disabled \
         -Dbuildtype=debugoptimized >/dev/null
 fi
 weight() { case $1 in read) echo 3 ;; roundtrip|png) echo 2 ;; *) echo 1 ;; esac; }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/packaging/install-test.sh SOURCE_ROOT WORK_DIR
+# tests/packaging/install-test.sh SOURCE_ROOT WORK_DIR [TEST_QT]
 #
 # Builds the Debian packages (packaging/build-debs, lintian included),
 # installs them with apt into a fresh root of this system's Debian release
@@ -16,7 +16,10 @@
 #     also inside a bwrap sandbox like the one GNOME runs thumbnailers in,
 #   - the man pages are installed,
 #   - gdk-pixbuf's loaders.cache lists the loader (the dpkg trigger) and
-#     gdk-pixbuf-thumbnailer reads a .raiiaf.
+#     gdk-pixbuf-thumbnailer reads a .raiiaf,
+#   - Qt's QImageReader finds the Qt plugin in Qt's own plugin folder
+#     (TEST_QT, the test program of tests/qt, copied into the root: it
+#     reads a fixture as Qt's PNG handler reads the embedded PNG).
 #
 # Needs root (debootstrap, chroot, mount), Debian 13 or 12 build tools (run
 # it in packaging/devenv [--suite bookworm]) and access to the package registry named by this
@@ -34,8 +37,8 @@ SKIP=77
 log() { echo "install-test: $*" >&2; }
 skip() { log "SKIP: $*"; exit $SKIP; }
 
-if [ $# -ne 2 ]; then
-    echo "usage: install-test.sh SOURCE_ROOT WORK_DIR" >&2
+if [ $# -ne 2 ] && [ $# -ne 3 ]; then
+    echo "usage: install-test.sh SOURCE_ROOT WORK_DIR [TEST_QT]" >&2
     exit 2
 fi
 src_root=$(CDPATH= cd -- "$1" && pwd)
@@ -118,7 +121,7 @@ debs="$2/debs"
 rm -rf "$debs"
 log "building the packages (packaging/build-debs)"
 "$src_root/packaging/build-debs" "$debs"
-for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_packages gimp-plugin-raiiaf raiiaf-gdk-pixbuf python3-pyraiiaf; do
+for p in libraiiaf0 libraiiaf-dev raiiaf-tools $magick_packages gimp-plugin-raiiaf raiiaf-gdk-pixbuf raiiaf-qt6-imageformat python3-pyraiiaf; do
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 || { log "FAIL: no $p package"; exit 1; }
 done
 
@@ -158,6 +161,9 @@ for deb in "$debs"/*.deb; do
 done
 cp "$src_root"/tests/fixtures/*.raiiaf "$root/srv/raiiaf-test/fixtures/"
 cp "$src_root/tests/packaging/installed-checks.sh" "$root/srv/raiiaf-test/"
+if [ $# -eq 3 ]; then
+    cp "$3" "$root/srv/raiiaf-test/test-qt"
+fi
 
 # Only PATH and HOME: no variable points the hosts at our files.
 in_root() {

@@ -140,6 +140,24 @@ else
     fail "gdk-pixbuf-thumbnailer: $(cat "$out/pixbuf.err")"
 fi
 
+# ---- Qt ---------------------------------------------------------------------------
+# The plugin in Qt's own plugin folder, found by QImageReader with no
+# QT_PLUGIN_PATH (the test program of tests/qt, when install-test.sh got it).
+if ls /usr/lib/*/qt6/plugins/imageformats/libqraiiaf.so >/dev/null 2>&1; then
+    pass "the Qt plugin is in Qt's imageformats folder"
+else
+    fail "no libqraiiaf.so in /usr/lib/*/qt6/plugins/imageformats"
+fi
+test_qt="$(dirname "$0")/test-qt"
+if [ -x "$test_qt" ]; then
+    if raiiaf extract -f "$astronaut" -o "$out/qt" >/dev/null 2>"$out/qt.err" &&
+       "$test_qt" same "$astronaut" "$out/qt/image.png" >>"$out/qt.err" 2>&1; then
+        pass "QImageReader reads a .raiiaf as Qt's PNG handler reads the embedded PNG"
+    else
+        fail "QImageReader: $(tail -5 "$out/qt.err")"
+    fi
+fi
+
 # ---- Python: pyraiiaf and its Pillow plugin -----------------------------------
 if python3 - "$astronaut" >"$out/python.log" 2>&1 <<'PY'
 import sys

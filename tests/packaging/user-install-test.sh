@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/packaging/user-install-test.sh SOURCE_ROOT WORK_DIR
+# tests/packaging/user-install-test.sh SOURCE_ROOT WORK_DIR [TEST_QT]
 #
 # Follows "Into your own folders, without root" of packaging/README.md in a
 # throwaway HOME: a static build installed with --prefix=$HOME/.local, the
@@ -9,6 +9,7 @@
 # 12) GIMP 2.10 and ImageMagick 6; exits 77 when neither pair is there.
 set -u
 src=$(CDPATH= cd -- "$1" && pwd)
+test_qt=${3:-}
 # GIMP 3 keeps its user folder per minor release (~/.config/GIMP/3.0 for
 # 3.0.x, 3.2 for 3.2.x): ask the GIMP that is there. Debian's GIMP 3.0 and
 # 3.2 both name their console gimp-console-3.
@@ -30,17 +31,26 @@ work=$(CDPATH= cd -- "$work" && pwd)
 trap 'rm -rf "$work"' EXIT
 export HOME="$work/home"
 unset XDG_DATA_HOME XDG_CONFIG_HOME GIMP3_DIRECTORY GIMP3_PLUGINDIR GIMP2_DIRECTORY \
-    MAGICK_CODER_MODULE_PATH GDK_PIXBUF_MODULE_FILE
+    MAGICK_CODER_MODULE_PATH GDK_PIXBUF_MODULE_FILE QT_PLUGIN_PATH
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# Statically linked: nothing to find at run time.
+carries_library() {
+    if ldd "$1" 2>/dev/null | grep -q libraiiaf; then
+        fail "$2 needs libraiiaf.so at run time"
+    else
+        pass "$2 carries the library"
+    fi
+}
 
 # ---- The README's commands ------------------------------------------------
 if ! { meson setup "$work/build" "$src" --prefix="$HOME/.local" -Ddefault_library=static \
            -Dtests=false \
            -Dgimp_plugindir="$HOME/.config/GIMP/$gimp/plug-ins" \
            -Dimagemagick_moduledir="$HOME/.local/lib/ImageMagick/coders" \
-           -Dgdk_pixbuf_moduledir="$HOME/.local/lib/gdk-pixbuf-2.0/loaders" &&
+           -Dgdk_pixbuf_moduledir="$HOME/.local/lib/gdk-pixbuf-2.0/loaders" \
+           -Dqt_plugindir="$HOME/.local/lib/qt6/plugins" &&
        meson compile -C "$work/build" -j 2 &&
        meson install -C "$work/build"; } >"$work/build.log" 2>&1; then
     tail -30 "$work/build.log"
@@ -56,14 +66,9 @@ for f in .local/bin/raiiaf .local/bin/raiiaf-thumbnailer \
          .local/share/man/man1/raiiaf.1 .local/share/man/man1/raiiaf-thumbnailer.1; do
     [ -e "$HOME/$f" ] && pass "installed ~/$f" || fail "missing ~/$f"
 done
-# Statically linked: nothing to find at run time.
 for f in .local/bin/raiiaf-thumbnailer .config/GIMP/$gimp/plug-ins/file-raiiaf/file-raiiaf \
          .local/lib/ImageMagick/coders/raiiaf.so; do
-    if ldd "$HOME/$f" 2>/dev/null | grep -q libraiiaf; then
-        fail "~/$f needs libraiiaf.so at run time"
-    else
-        pass "~/$f carries the library"
-    fi
+    carries_library "$HOME/$f" "~/$f"
 done
 
 # ---- MIME cache: meson install ran update-mime-database --------------------
@@ -138,13 +143,30 @@ elif [ -e "$pixbuf_loader" ] && command -v gdk-pixbuf-thumbnailer >/dev/null 2>&
     else
         fail "gdk-pixbuf-thumbnailer with the loader from ~/.local"
     fi
-    if ldd "$pixbuf_loader" 2>/dev/null | grep -q libraiiaf; then
-        fail "the gdk-pixbuf loader needs libraiiaf.so at run time"
-    else
-        pass "the gdk-pixbuf loader carries the library"
-    fi
+    carries_library "$pixbuf_loader" "the gdk-pixbuf loader"
 else
     fail "no gdk-pixbuf loader in ~/.local, or no gdk-pixbuf-thumbnailer"
+fi
+
+# ---- Qt: the plugin through QT_PLUGIN_PATH ----------------------------------
+# (plugins/qt/README.md) TEST_QT, the test program of tests/qt, copied away
+# from the build tree's imageformats/ so that only QT_PLUGIN_PATH finds one.
+qt_plugin="$HOME/.local/lib/qt6/plugins/imageformats/libqraiiaf.so"
+if [ -n "$test_qt" ]; then
+    cp "$test_qt" "$work/test-qt"
+    if [ -e "$qt_plugin" ] && "$HOME/.local/bin/raiiaf" extract -f "$in" -o "$work/qt" >/dev/null &&
+       QT_PLUGIN_PATH="$HOME/.local/lib/qt6/plugins" "$work/test-qt" same "$in" "$work/qt/image.png" \
+           >"$work/qt.log" 2>&1; then
+        pass "QImageReader with the plugin from ~/.local through QT_PLUGIN_PATH"
+    else
+        fail "QImageReader with the plugin from ~/.local: $(tail -5 "$work/qt.log" 2>/dev/null)"
+    fi
+    if "$work/test-qt" same "$in" "$work/qt/image.png" 2>&1 | grep -q 'FAIL: canRead, format $'; then
+        pass "without QT_PLUGIN_PATH Qt does not find it"
+    else
+        fail "Qt found a raiiaf plugin without QT_PLUGIN_PATH (an installed one?)"
+    fi
+    carries_library "$qt_plugin" "the Qt plugin"
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

@@ -6,6 +6,7 @@
                  [--gimp GIMP-CONSOLE --plugin FILE-RAIIAF]
                  [--pixbuf-test TEST-PIXBUF --pixbuf-env KEY=VALUE ...]
                  [--pillow-path PYTHONPATH]
+                 [--qt-test TEST-QT --qt-env KEY=VALUE ...]
                  [--hosts NAME,...] [--keep]
 
 Each valid image of the PngSuite is packed with `raiiaf pack --image`; each
@@ -32,6 +33,10 @@ Hosts (HOSTS below; a new host is one more entry):
                object) equals Pillow's Image.open of the PNG: mode, size,
                pixels, palette, info; corrupt ones raise pyraiiaf.Error or
                Pillow's own error
+  qt           QImageReader through our Qt plugin equals Qt's PNG handler
+               on the PNG (QImage format, colour table, every pixel, colour
+               space, text; whole, in pieces, scaled); corrupt ones are
+               refused whole and in pieces
   thumbnailer  raiiaf-thumbnailer's output equals the same area-average
                scaling computed here from ImageMagick's decode of the PNG:
                a thumbnailer has no PNG decoder of its own (the desktop
@@ -430,6 +435,11 @@ class ModuleHost:
 # (test-pixbuf same: size, alpha, every pixel byte), the build tree's loader
 # named by GDK_PIXBUF_MODULE_FILE; corrupt files must give a GError.
 GdkPixbuf = ModuleHost('gdk-pixbuf', 'pixbuf_test', 'pixbuf_env', 'the gdk-pixbuf loader not built')
+# Our Qt plugin through QImageReader against Qt's own PNG handler on the same
+# PNG (test-qt same: QImage format, colour table, every pixel, colour space,
+# text; by path, in pieces, scaled), the build tree's plugin named by
+# QT_PLUGIN_PATH; corrupt files must be refused.
+Qt = ModuleHost('qt', 'qt_test', 'qt_env', 'the Qt plugin not built')
 
 
 class Pillow:
@@ -470,10 +480,9 @@ class Pillow:
         return step_verdicts(results, corrupt, 'refuse', 'Pillow')
 
 
-# Hosts still to come, each one more entry here when it exists: Qt (QImage
-# of both), and the libdeflate read path (bit for bit with libpng, as the
-# library host).
-HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf, Pillow()]
+# Hosts still to come, each one more entry here when it exists: the
+# libdeflate read path (bit for bit with libpng, as the library host).
+HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf, Qt, Pillow()]
 
 
 def main():
@@ -490,6 +499,9 @@ def main():
     ap.add_argument('--pixbuf-env', action='append', default=[],
                     help='KEY=VALUE for test-pixbuf (GDK_PIXBUF_MODULE_FILE, XDG_DATA_HOME)')
     ap.add_argument('--pillow-path', help='PYTHONPATH that imports the built pyraiiaf')
+    ap.add_argument('--qt-test', help='test-qt of tests/qt')
+    ap.add_argument('--qt-env', action='append', default=[],
+                    help='KEY=VALUE for test-qt (QT_PLUGIN_PATH)')
     ap.add_argument('--hosts', help='comma-separated subset of: ' +
                     ', '.join(h.name for h in HOSTS))
     ap.add_argument('--only', help='comma-separated image names (without .png)')
@@ -497,7 +509,7 @@ def main():
                     help='gimp: compare the opened images only, no export round trip')
     ap.add_argument('--keep', action='store_true')
     args = ap.parse_args()
-    for key in ('tool', 'probe', 'thumbnailer', 'plugin', 'pixbuf_test'):
+    for key in ('tool', 'probe', 'thumbnailer', 'plugin', 'pixbuf_test', 'qt_test'):
         if getattr(args, key):
             setattr(args, key, os.path.abspath(getattr(args, key)))
 
