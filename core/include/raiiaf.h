@@ -346,6 +346,22 @@ typedef struct raiiaf_png_colour {
 /* Reads the embedded PNG's chunks up to its pixels (no pixel is decoded). */
 RAIIAF_API int raiiaf_get_png_colour(raiiaf_ctx *ctx, raiiaf_png_colour *colour);
 
+/* The PNG's pHYs and oFFs as the chunks hold them, unit included (a pHYs of
+ * unknown unit gives only the pixels' aspect ratio; raiiaf_image_info's
+ * ppm_x/ppm_y are set for metres only). Hosts that size or place the image
+ * from them as their own PNG loader does (GIMP) need these. */
+typedef struct raiiaf_png_physical {
+    int has_phys;                /* pHYs */
+    uint32_t phys_x, phys_y;     /* pixels per unit */
+    int phys_unit;               /* 0 unknown (aspect ratio only), 1 metre */
+    int has_offset;              /* oFFs */
+    int32_t offset_x, offset_y;
+    int offset_unit;             /* 0 pixels, 1 micrometres */
+} raiiaf_png_physical;
+
+/* Reads the embedded PNG's chunks up to its pixels (no pixel is decoded). */
+RAIIAF_API int raiiaf_get_png_physical(raiiaf_ctx *ctx, raiiaf_png_physical *physical);
+
 /* Bytes raiiaf_decode_image() needs for `format` (rows packed, no padding). */
 RAIIAF_API int raiiaf_decoded_image_size(raiiaf_ctx *ctx, int format, size_t *size);
 

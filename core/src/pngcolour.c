@@ -1,6 +1,6 @@
 /* The embedded PNG's palette and colour chunks (PLTE, tRNS, gAMA, cHRM,
- * sRGB, iCCP, sBIT, bKGD) for hosts that keep them as their own PNG
- * loader does, and palette PNGs on the way out. */
+ * sRGB, iCCP, sBIT, bKGD) and its pHYs and oFFs, for hosts that keep them
+ * as their own PNG loader does, and palette PNGs on the way out. */
 #include "pngcolour.h"
 
 #include <stdlib.h>
@@ -90,6 +90,41 @@ int raiiaf_get_png_colour(raiiaf_ctx *ctx, raiiaf_png_colour *colour)
     memset(colour, 0, sizeof *colour);
     colour->srgb_intent = -1;
     return rf_png_read_header(&ctx->image_in, &ctx->limits, read_colour, colour, &ctx->msg);
+}
+
+static int read_physical(png_structp png, png_infop pi, void *user)
+{
+    raiiaf_png_physical *p = user;
+    png_uint_32 x, y;
+    int unit;
+    if (png_get_valid(png, pi, PNG_INFO_pHYs) && png_get_pHYs(png, pi, &x, &y, &unit)) {
+        p->has_phys = 1;
+        p->phys_x = x;
+        p->phys_y = y;
+        p->phys_unit = unit == PNG_RESOLUTION_METER;
+    }
+    png_int_32 ox, oy;
+    if (png_get_valid(png, pi, PNG_INFO_oFFs) && png_get_oFFs(png, pi, &ox, &oy, &unit)) {
+        p->has_offset = 1;
+        p->offset_x = ox;
+        p->offset_y = oy;
+        p->offset_unit = unit == PNG_OFFSET_MICROMETER;
+    }
+    return RAIIAF_OK;
+}
+
+int raiiaf_get_png_physical(raiiaf_ctx *ctx, raiiaf_png_physical *physical)
+{
+    int err = rf_ctx_check(ctx);
+    if (err)
+        return err;
+    if (!physical)
+        return RF_BAD_ARGS(&ctx->msg);
+    err = rf_ctx_load_image(ctx);
+    if (err)
+        return err;
+    memset(physical, 0, sizeof *physical);
+    return rf_png_read_header(&ctx->image_in, &ctx->limits, read_physical, physical, &ctx->msg);
 }
 
 int rf_check_palette(const raiiaf_pixels *px, size_t stride, rf_msg *msg)

@@ -21,7 +21,8 @@
  *                                  the image decoded in its own format
  *   raiiaf-probe rgba16 FILE OUT   writes OUT: the image decoded as RGBA16
  *                                  (host order); prints one JSON line of
- *                                  image info and raiiaf_get_png_colour()
+ *                                  image info, raiiaf_get_png_colour() and
+ *                                  raiiaf_get_png_physical()
  *   raiiaf-probe grey-rgb-icc FILE OUT
  *                                  writes OUT: a small grey image carrying
  *                                  FILE's (RGB) ICC profile, a mismatch a
@@ -269,12 +270,15 @@ static int rgba16(raiiaf_ctx *ctx, const char *out)
 {
     raiiaf_image_info info;
     raiiaf_png_colour c;
+    raiiaf_png_physical phys;
     size_t size;
     uint8_t *px;
     int err = raiiaf_get_image_info(ctx, &info);
 
     if (err == RAIIAF_OK)
         err = raiiaf_get_png_colour(ctx, &c);
+    if (err == RAIIAF_OK)
+        err = raiiaf_get_png_physical(ctx, &phys);
     if (err == RAIIAF_OK)
         err = raiiaf_decoded_image_size(ctx, RAIIAF_FMT_RGBA16, &size);
     if (err != RAIIAF_OK)
@@ -319,6 +323,16 @@ static int rgba16(raiiaf_ctx *ctx, const char *out)
     if (c.has_background)
         printf("[%u, %u, %u, %u, %u]", c.background_index, c.background_gray, c.background_red,
                c.background_green, c.background_blue);
+    else
+        printf("null");
+    printf(", \"phys\": ");
+    if (phys.has_phys)
+        printf("[%u, %u, %d]", phys.phys_x, phys.phys_y, phys.phys_unit);
+    else
+        printf("null");
+    printf(", \"offs\": ");
+    if (phys.has_offset)
+        printf("[%d, %d, %d]", phys.offset_x, phys.offset_y, phys.offset_unit);
     else
         printf("null");
     printf("}\n");
