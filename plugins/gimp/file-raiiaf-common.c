@@ -169,10 +169,6 @@ add_attachment (GPtrArray   *list,
       raiiaf_free (owned);
       return FALSE;
     }
-  if ((guint64) size > XCF_MAX_PARASITE_SIZE)
-    g_message ("'%s': '%s' takes %" G_GSIZE_FORMAT " bytes; GIMP will not "
-               "be able to reopen it from an XCF file. Export to .raiiaf to "
-               "keep it.", display_name, name, size);
 
   a = g_new0 (RaiiafAttachment, 1);
   a->name  = name;
@@ -236,9 +232,12 @@ raiiaf_read_attachments (raiiaf_ctx   *ctx,
     }
 
   /* The comment is a convenience for people: a file whose parameters
-   * cannot be rendered still opens. gimp-comment must be UTF-8. */
+   * cannot be rendered still opens. gimp-comment must be UTF-8. A file
+   * that records nothing of its generation (its parameters are only the
+   * image's size, "\nSize: WxH") has none, as its PNG alone has none. */
   if (raiiaf_get_parameters_text (ctx, &text) == RAIIAF_OK &&
-      text && *text && g_utf8_validate (text, -1, NULL))
+      text && *text && g_utf8_validate (text, -1, NULL) &&
+      ! (g_str_has_prefix (text, "\nSize: ") && ! strchr (text, ',')))
     *comment = g_strdup (text);
 
   *attachments = list;
@@ -249,6 +248,49 @@ fail:
 out:
   g_ptr_array_unref (list);
   return FALSE;
+}
+
+gboolean
+raiiaf_phys_resolution (const raiiaf_png_physical *p,
+                        gdouble                   *xres,
+                        gdouble                   *yres,
+                        gboolean                  *in_mm)
+{
+  *in_mm = FALSE;
+  if (! p->has_phys || ! p->phys_x || ! p->phys_y)
+    return FALSE;
+  if (p->phys_unit)
+    {
+      *xres  = p->phys_x * 0.0254;
+      *yres  = p->phys_y * 0.0254;
+      *in_mm = TRUE;
+    }
+  else if (p->phys_x > p->phys_y)
+    *xres = *yres * (gdouble) p->phys_x / (gdouble) p->phys_y;
+  else
+    *yres = *xres * (gdouble) p->phys_y / (gdouble) p->phys_x;
+  return TRUE;
+}
+
+const gchar *
+raiiaf_comment_text (const raiiaf_png_metadata *meta,
+                     const gchar               *parameters)
+{
+  for (gsize i = 0; meta && i < meta->text_count; i++)
+    if (! strcmp (meta->texts[i].keyword, "Comment") && *meta->texts[i].text &&
+        g_utf8_validate (meta->texts[i].text, -1, NULL))
+      return meta->texts[i].text;
+  return parameters && *parameters ? parameters : NULL;
+}
+
+void
+raiiaf_attachment_warn_xcf (const RaiiafAttachment *a,
+                            const gchar            *display_name)
+{
+  if ((guint64) a->size > XCF_MAX_PARASITE_SIZE)
+    g_message ("'%s': '%s' takes %" G_GSIZE_FORMAT " bytes; GIMP will not "
+               "be able to reopen it from an XCF file. Export to .raiiaf to "
+               "keep it.", display_name, a->name, a->size);
 }
 
 /* ------------------------------------------------------------------ */
@@ -352,9 +394,6 @@ gboolean
 raiiaf_origin_read (raiiaf_ctx               *ctx,
                     const gchar              *path,
                     const raiiaf_image_info  *info,
-                    const guchar             *pixels,
-                    const guint8             *icc,
-                    gsize                     icc_size,
                     raiiaf_png_metadata     **png_meta,
                     GKeyFile                **origin,
                     const gchar              *display_name,
@@ -383,13 +422,6 @@ raiiaf_origin_read (raiiaf_ctx               *ctx,
   g_key_file_set_string (kf, "origin", "image-sha256", text);
   g_free (text);
   g_key_file_set_integer (kf, "origin", "format", info->format);
-  if (pixels)
-    {
-      text = digest_string (pixels, info->width, info->height, info->format,
-                            icc, icc_size);
-      g_key_file_set_string (kf, "origin", "pixels", text);
-      g_free (text);
-    }
   g_key_file_set_uint64 (kf, "origin", "ppm-x", info->ppm_x);
   g_key_file_set_uint64 (kf, "origin", "ppm-y", info->ppm_y);
 

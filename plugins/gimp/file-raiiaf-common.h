@@ -89,13 +89,34 @@ gboolean raiiaf_open_and_decode    (raiiaf_ctx         **ctx,
 /* The manifest, environment and latents (in the file's order) as a
  * GPtrArray of RaiiafAttachment (free with g_ptr_array_unref), and the
  * generation parameters as UTF-8 comment text (*comment, g_free; NULL when
- * the file has none). Warns with g_message() about parasites too large for
- * XCF. */
+ * the file has none). Prints nothing (the GIMP 3 plug-in calls it on a
+ * worker thread): problems come back in *error. */
 gboolean raiiaf_read_attachments   (raiiaf_ctx   *ctx,
                                     const gchar  *display_name,
                                     GPtrArray   **attachments,
                                     gchar       **comment,
                                     GError      **error);
+
+/* The resolution GIMP's PNG loader takes from pHYs: in metres, as dots
+ * per inch, the image's unit then millimetres (*in_mm); of unknown unit,
+ * the aspect ratio applied to *xres, *yres (the image's default
+ * resolution on entry). FALSE (nothing changed) without a usable pHYs. */
+gboolean raiiaf_phys_resolution    (const raiiaf_png_physical *p,
+                                    gdouble                   *xres,
+                                    gdouble                   *yres,
+                                    gboolean                  *in_mm);
+
+/* The image comment ("gimp-comment"), as GIMP's PNG loader takes it: the
+ * PNG's first "Comment" text, else the generation parameters; NULL when
+ * there is neither. */
+const gchar *raiiaf_comment_text   (const raiiaf_png_metadata *meta,
+                                    const gchar               *parameters);
+
+/* Tells the user (g_message, so on GIMP's main thread) when an attachment
+ * is too large for GIMP's XCF loader: the image opens, an XCF of it would
+ * not reopen. */
+void     raiiaf_attachment_warn_xcf (const RaiiafAttachment *a,
+                                     const gchar            *display_name);
 
 /* ---- origin record: what export needs to keep what the file held ---------- */
 
@@ -113,18 +134,15 @@ guint64   raiiaf_digest_add       (guint64 h, const guchar *data, gsize size);
 gchar    *raiiaf_digest_finish    (guint64 h, const guint8 *icc, gsize icc_size);
 
 /* Where the image came from: the file (by path and image digest, to copy
- * its PNG bytes back when nothing changed), the pixels' digest (pixels in
- * info->format, `icc` their profile or NULL), resolution, the latents in
+ * its PNG bytes back when nothing changed), resolution, the latents in
  * file order and the embedded PNG's metadata as stored (*png_meta, free
- * with raiiaf_free; kept for the caller). With `pixels` NULL the record
- * has no pixels' digest yet: the caller adds its "pixels" key (a plug-in
- * that digests strip by strip while decoding). */
+ * with raiiaf_free; kept for the caller). The caller adds the pixels'
+ * digest as the record's "pixels" key once it has the pixels as the image
+ * holds them (raiiaf_pixel_digest / raiiaf_digest_add, then
+ * raiiaf_digest_finish). */
 gboolean  raiiaf_origin_read      (raiiaf_ctx               *ctx,
                                    const gchar              *path,
                                    const raiiaf_image_info  *info,
-                                   const guchar             *pixels,
-                                   const guint8             *icc,
-                                   gsize                     icc_size,
                                    raiiaf_png_metadata     **png_meta,
                                    GKeyFile                **origin,
                                    const gchar              *display_name,

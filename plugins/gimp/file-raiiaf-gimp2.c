@@ -159,13 +159,24 @@ query (void)
 /* ------------------------------------------------------------------ */
 /* Open                                                                */
 
+/* An opened file, everything read before the image exists (a corrupt
+ * file leaves no half-made image behind). The image is made as GIMP
+ * 2.10's PNG loader makes it of the embedded PNG: a palette PNG as an
+ * INDEXED(A) image with its colormap, an iCCP profile (a linear one makes
+ * the precision linear) and its name, gAMA as the "gamma" parasite, pHYs
+ * as resolution and unit, oFFs as the layer's offsets, the "Comment" text,
+ * and the PNG's Exif and XMP through GIMP's metadata. */
 typedef struct
 {
   raiiaf_ctx         *ctx;
   raiiaf_image_info   info;
   const RaiiafFormat *format;
   guchar             *pixels;
+  guchar             *indices;   /* a palette PNG's, one byte each */
+  raiiaf_png_colour   colour;
+  raiiaf_png_physical physical;
   GimpColorProfile   *profile;
+  gchar              *profile_name;
   GPtrArray          *attachments;
   gchar              *comment;
   raiiaf_png_metadata *png_meta;
@@ -178,13 +189,31 @@ loaded_file_clear (LoadedFile *lf)
   if (lf->attachments)
     g_ptr_array_unref (lf->attachments);
   g_clear_object (&lf->profile);
+  g_free (lf->profile_name);
   g_free (lf->pixels);
+  g_free (lf->indices);
   g_free (lf->comment);
   raiiaf_free (lf->png_meta);
   if (lf->origin)
     g_key_file_free (lf->origin);
   raiiaf_ctx_free (lf->ctx);
   memset (lf, 0, sizeof *lf);
+}
+
+static gboolean
+is_indexed (const LoadedFile *lf)
+{
+  return lf->info.png_color_type == 3 && lf->colour.palette_count > 0;
+}
+
+static GimpImageType
+layer_type (const LoadedFile *lf)
+{
+  if (is_indexed (lf))
+    return lf->colour.palette_alpha_count ? GIMP_INDEXEDA_IMAGE : GIMP_INDEXED_IMAGE;
+  if (lf->format->is_gray)
+    return lf->format->has_alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
+  return lf->format->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
 }
 
 /* A profile GIMP cannot use costs the profile, not the image: the pixels
@@ -223,7 +252,33 @@ read_profile (LoadedFile *lf, const gchar *display_name)
                  "it is ignored.", display_name,
                  lf->format->is_gray ? "grey" : "RGB");
       g_clear_object (&lf->profile);
+      return;
     }
+  /* As GIMP 2.10's PNG loader converts it (from UTF-8 to Latin-1). */
+  if (icc_name)
+    lf->profile_name = g_convert (icc_name, -1, "ISO-8859-1", "UTF-8", NULL, NULL, NULL);
+}
+
+/* The PNG's palette, pHYs and oFFs, and a palette PNG's indices. */
+static gboolean
+read_png_layout (LoadedFile *lf, const gchar *display_name, GError **error)
+{
+  size_t size;
+  int    err = raiiaf_get_png_colour (lf->ctx, &lf->colour);
+
+  if (! err)
+    err = raiiaf_get_png_physical (lf->ctx, &lf->physical);
+  if (! err && is_indexed (lf))
+    {
+      err = raiiaf_decoded_image_size (lf->ctx, RAIIAF_FMT_INDEX8, &size);
+      if (! err && ! (lf->indices = g_try_malloc (size)))
+        err = RAIIAF_ENOMEM;
+      if (! err)
+        err = raiiaf_decode_image (lf->ctx, RAIIAF_FMT_INDEX8, lf->indices, size);
+    }
+  if (err)
+    raiiaf_set_ctx_error (error, display_name, lf->ctx, err);
+  return err == RAIIAF_OK;
 }
 
 static gboolean
@@ -237,106 +292,216 @@ open_file (LoadedFile  *lf,
 
   ok = raiiaf_open_and_decode (&lf->ctx, path, display_name, GIMP_MAX_IMAGE_SIZE,
                                &lf->info, &lf->format, &lf->pixels, error) &&
+       read_png_layout (lf, display_name, error) &&
        (! with_attachments ||
         raiiaf_read_attachments (lf->ctx, display_name, &lf->attachments,
                                  &lf->comment, error));
   if (ok)
     read_profile (lf, display_name);
+  /* The pixels' digest is added once the image exists (see load). */
   if (ok && with_attachments)
-    {
-      const guint8 *icc = NULL;
-      gsize         icc_size = 0;
-
-      if (lf->profile)
-        icc = gimp_color_profile_get_icc_profile (lf->profile, &icc_size);
-      ok = raiiaf_origin_read (lf->ctx, path, &lf->info, lf->pixels, icc, icc_size,
-                               &lf->png_meta, &lf->origin, display_name, error);
-    }
+    ok = raiiaf_origin_read (lf->ctx, path, &lf->info,
+                             &lf->png_meta, &lf->origin, display_name, error);
   g_free (display_name);
   return ok;
 }
 
-static gint32
-create_image (LoadedFile *lf, const gchar *path)
-{
-  gint32      image;
-  gint32      layer;
-  GeglBuffer *buffer;
-  const Babl *space = NULL;
-  const Babl *format;
-  GimpImageType layer_type;
-
-  image = gimp_image_new_with_precision (lf->info.width, lf->info.height,
-                                         lf->format->is_gray ? GIMP_GRAY : GIMP_RGB,
-                                         lf->format->sixteen ? GIMP_PRECISION_U16_GAMMA
-                                                             : GIMP_PRECISION_U8_GAMMA);
-  gimp_image_set_filename (image, path);
-  /* As GIMP's PNG loader: pHYs is the resolution. */
-  if (lf->info.ppm_x && lf->info.ppm_y)
-    gimp_image_set_resolution (image, lf->info.ppm_x * 0.0254, lf->info.ppm_y * 0.0254);
-  if (lf->profile)
-    gimp_image_set_color_profile (image, lf->profile);
-
-  if (lf->format->is_gray)
-    layer_type = lf->format->has_alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
-  else
-    layer_type = lf->format->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
-
-  layer = gimp_layer_new (image, "Background",
-                          lf->info.width, lf->info.height,
-                          layer_type, 100,
-                          gimp_image_get_default_new_layer_mode (image));
-  gimp_image_insert_layer (image, layer, -1, 0);
-
-  /* Samples are in the profile's encoding; telling babl so keeps GIMP
-   * from converting them on the way in. */
-  if (lf->profile)
-    space = gimp_color_profile_get_space (lf->profile,
-                                          GIMP_COLOR_RENDERING_INTENT_RELATIVE_COLORIMETRIC,
-                                          NULL);
-  format = babl_format_with_space (lf->format->babl_name, space);
-
-  buffer = gimp_drawable_get_buffer (layer);
-  gegl_buffer_set (buffer,
-                   GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
-                   0, format, lf->pixels, GEGL_AUTO_ROWSTRIDE);
-  g_object_unref (buffer);
-
-  return image;
-}
-
 static void
-attach (gint32 image, const gchar *name, gconstpointer data, gsize size)
+attach (gint32 image, const gchar *name, guint32 flags, gconstpointer data, gsize size)
 {
-  GimpParasite *parasite = gimp_parasite_new (name, GIMP_PARASITE_PERSISTENT,
-                                              (guint32) size, data);
+  GimpParasite *parasite = gimp_parasite_new (name, flags, (guint32) size, data);
 
   gimp_image_attach_parasite (image, parasite);
   gimp_parasite_free (parasite);
 }
 
-/* XMP for what a person reads, as the GIMP 3 plug-in gives it. */
-static void
-set_metadata (gint32 image, raiiaf_ctx *ctx)
+/* pHYs as GIMP 2.10's PNG loader takes it (raiiaf_phys_resolution). TRUE
+ * when the resolution came from it. */
+static gboolean
+set_resolution (gint32 image, const raiiaf_png_physical *p)
 {
-  GimpMetadata   *metadata;
-  GExiv2Metadata *exiv;
-  const char     *prompt = raiiaf_find_text (ctx, "prompt");
-  const char     *model  = raiiaf_find_text (ctx, "model");
-  const char     *tags   = raiiaf_find_text (ctx, "tags");
+  gdouble  xres, yres;
+  gboolean in_mm;
 
-  if (! (prompt && *prompt) && ! (model && *model) && ! (tags && *tags))
+  gimp_image_get_resolution (image, &xres, &yres);
+  if (! raiiaf_phys_resolution (p, &xres, &yres, &in_mm))
+    return FALSE;
+  gimp_image_set_resolution (image, xres, yres);
+  if (in_mm)
+    gimp_image_set_unit (image, GIMP_UNIT_MM);
+  return TRUE;
+}
+
+/* A palette PNG's colormap and indices; with tRNS, as GIMP 2.10's PNG
+ * loader does, an alpha channel where each pixel takes its index's alpha
+ * (the colormap stays whole, the indices as they are). */
+static void
+fill_indexed (LoadedFile *lf, gint32 image, gint32 layer)
+{
+  const raiiaf_png_colour *c = &lf->colour;
+  guint8              alpha[256];
+  GeglBuffer         *buffer;
+  GeglBufferIterator *iter;
+
+  gimp_image_set_colormap (image, (const guchar *) c->palette, (gint) c->palette_count);
+
+  /* The indices in the buffer's own format: no conversion. */
+  buffer = gimp_drawable_get_buffer (layer);
+  gegl_buffer_set (buffer, GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
+                   0, gegl_buffer_get_format (buffer), lf->indices, GEGL_AUTO_ROWSTRIDE);
+  g_object_unref (buffer);
+  if (! c->palette_alpha_count)
     return;
 
-  metadata = gimp_metadata_new ();
+  memset (alpha, 255, sizeof alpha);
+  memcpy (alpha, c->palette_alpha, c->palette_alpha_count);
+  gimp_layer_add_alpha (layer);
+  buffer = gimp_drawable_get_buffer (layer);
+  iter = gegl_buffer_iterator_new (buffer, NULL, 0, gegl_buffer_get_format (buffer),
+                                   GEGL_ACCESS_READWRITE, GEGL_ABYSS_NONE, 1);
+  while (gegl_buffer_iterator_next (iter))
+    {
+      guchar *data = iter->items[0].data;
+
+      for (gint i = 0; i < iter->length; i++, data += 2)
+        data[1] = alpha[data[0]];
+    }
+  g_object_unref (buffer);
+}
+
+/* The image with its layer, pixels, profile and what GIMP's PNG loader
+ * attaches; *resolution_loaded tells whether pHYs set the resolution. */
+static gint32
+create_image (LoadedFile *lf, const gchar *path, gboolean *resolution_loaded)
+{
+  gboolean      linear = lf->profile && gimp_color_profile_is_linear (lf->profile);
+  gint32        image;
+  gint32        layer;
+  GimpImageBaseType base;
+  GimpPrecision precision;
+
+  if (is_indexed (lf))
+    base = GIMP_INDEXED;
+  else
+    base = lf->format->is_gray ? GIMP_GRAY : GIMP_RGB;
+  if (lf->format->sixteen)
+    precision = linear ? GIMP_PRECISION_U16_LINEAR : GIMP_PRECISION_U16_GAMMA;
+  else
+    precision = linear ? GIMP_PRECISION_U8_LINEAR : GIMP_PRECISION_U8_GAMMA;
+
+  image = gimp_image_new_with_precision (lf->info.width, lf->info.height, base, precision);
+  layer = gimp_layer_new (image, "Background", lf->info.width, lf->info.height,
+                          is_indexed (lf) ? GIMP_INDEXED_IMAGE : layer_type (lf), 100,
+                          gimp_image_get_default_new_layer_mode (image));
+  gimp_image_insert_layer (image, layer, -1, 0);
+
+  if (lf->colour.has_gamma)
+    {
+      gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_dtostr (buf, sizeof buf, lf->colour.gamma);
+      attach (image, "gamma", GIMP_PARASITE_PERSISTENT, buf, strlen (buf) + 1);
+    }
+  /* In pixels only, as the PNG loader gets them from libpng */
+  if (lf->physical.has_offset && ! lf->physical.offset_unit)
+    gimp_layer_set_offsets (layer, lf->physical.offset_x, lf->physical.offset_y);
+  *resolution_loaded = set_resolution (image, &lf->physical);
+  gimp_image_set_filename (image, path);
+
+  if (is_indexed (lf))
+    fill_indexed (lf, image, layer);
+  else
+    {
+      const Babl *space = NULL;
+      GeglBuffer *buffer = gimp_drawable_get_buffer (layer);
+
+      /* Samples are in the profile's encoding; telling babl so keeps
+       * GIMP from converting them on the way in. */
+      if (lf->profile)
+        space = gimp_color_profile_get_space (lf->profile,
+                                              GIMP_COLOR_RENDERING_INTENT_RELATIVE_COLORIMETRIC,
+                                              NULL);
+      gegl_buffer_set (buffer,
+                       GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
+                       0, babl_format_with_space (lf->format->babl_name, space),
+                       lf->pixels, GEGL_AUTO_ROWSTRIDE);
+      g_object_unref (buffer);
+    }
+
+  if (lf->profile)
+    {
+      gimp_image_set_color_profile (image, lf->profile);
+      if (lf->profile_name)
+        attach (image, "icc-profile-name", GIMP_PARASITE_PERSISTENT | GIMP_PARASITE_UNDOABLE,
+                lf->profile_name, strlen (lf->profile_name));
+    }
+  return image;
+}
+
+/* The digest of the pixels as an export reads them (export_image): the
+ * file's own decode, or for an INDEXED image the layer read back as RGB(A),
+ * which is what an export of it compares. */
+static gchar *
+opened_digest (LoadedFile *lf, gint32 image)
+{
+  const guint8 *icc = NULL;
+  gsize         icc_size = 0;
+  gsize         pixel_size = raiiaf_format_pixel_size (lf->info.format);
+  guchar       *rgb = NULL;
+  guint64       h;
+  gchar        *digest;
+
+  if (lf->profile)
+    icc = gimp_color_profile_get_icc_profile (lf->profile, &icc_size);
+  if (is_indexed (lf))
+    {
+      gint32      drawable = gimp_image_get_active_drawable (image);
+      GeglBuffer *buffer = gimp_drawable_get_buffer (drawable);
+
+      rgb = g_malloc ((gsize) lf->info.width * lf->info.height * pixel_size);
+      gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
+                       1.0, babl_format_with_space (lf->format->babl_name,
+                                                    gimp_drawable_get_format (drawable)),
+                       rgb, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      g_object_unref (buffer);
+    }
+  h = raiiaf_pixel_digest (rgb ? rgb : lf->pixels, lf->info.width, lf->info.height,
+                           pixel_size, NULL, 0);
+  digest = raiiaf_digest_finish (h, icc, icc_size);
+  g_free (rgb);
+  return digest;
+}
+
+/* The metadata GIMP shows (Image > Metadata), as GIMP 2.10's PNG loader
+ * gives it: what exiv2 reads from the embedded PNG (Exif, XMP), then what
+ * a person reads from the manifest where the PNG says nothing, all through
+ * gimp_image_metadata_load_finish (which also takes the Exif comment,
+ * resolution unless pHYs gave it, orientation and colour space). */
+static void
+set_metadata (gint32 image, LoadedFile *lf, gboolean resolution_loaded,
+              gboolean interactive)
+{
+  GimpMetadata         *metadata = gimp_metadata_new ();
+  GExiv2Metadata       *exiv;
+  GimpMetadataLoadFlags flags = GIMP_METADATA_LOAD_ALL;
+  const char           *prompt = raiiaf_find_text (lf->ctx, "prompt");
+  const char           *model  = raiiaf_find_text (lf->ctx, "model");
+  const char           *tags   = raiiaf_find_text (lf->ctx, "tags");
+  const void           *png;
+  size_t                png_size;
+
   if (! metadata)
     return;
   exiv = GEXIV2_METADATA (metadata);
-  if (prompt && *prompt)
+  if (raiiaf_get_image_data (lf->ctx, &png, &png_size) == RAIIAF_OK &&
+      png_size <= G_MAXLONG)
+    gexiv2_metadata_open_buf (exiv, png, (glong) png_size, NULL);
+
+  if (prompt && *prompt && ! gexiv2_metadata_has_tag (exiv, "Xmp.dc.description"))
     gexiv2_metadata_set_tag_string (exiv, "Xmp.dc.description", prompt);
-  if (model && *model)
+  if (model && *model && ! gexiv2_metadata_has_tag (exiv, "Xmp.xmp.CreatorTool"))
     gexiv2_metadata_set_tag_string (exiv, "Xmp.xmp.CreatorTool", model);
-  if (tags && *tags)
+  if (tags && *tags && ! gexiv2_metadata_has_tag (exiv, "Xmp.dc.subject"))
     {
       gchar **list = g_strsplit (tags, ", ", -1);
 
@@ -344,47 +509,58 @@ set_metadata (gint32 image, raiiaf_ctx *ctx)
                                         (const gchar **) list);
       g_strfreev (list);
     }
-  gimp_image_set_metadata (image, metadata);
+  if (resolution_loaded)
+    flags &= ~GIMP_METADATA_LOAD_RESOLUTION;
+  gimp_image_metadata_load_finish (image, "image/png", metadata, flags, interactive);
   g_object_unref (metadata);
 }
 
 static GimpPDBStatusType
-load (const gchar *path, gint32 *image_out, GError **error)
+load (const gchar *path, gboolean interactive, gint32 *image_out, GError **error)
 {
-  LoadedFile lf = { 0 };
-  gint32     image;
-  gchar     *display_name = g_filename_display_name (path);
+  LoadedFile   lf = { 0 };
+  gint32       image;
+  gchar       *display_name = g_filename_display_name (path);
+  gchar       *digest;
+  const gchar *comment;
+  gboolean     resolution_loaded;
 
   gimp_progress_init_printf ("Opening '%s'", display_name);
-  g_free (display_name);
 
   if (! open_file (&lf, path, TRUE, error))
     {
       loaded_file_clear (&lf);
+      g_free (display_name);
       return GIMP_PDB_EXECUTION_ERROR;
     }
 
-  image = create_image (&lf, path);
+  image = create_image (&lf, path, &resolution_loaded);
+  digest = opened_digest (&lf, image);
+  g_key_file_set_string (lf.origin, "origin", "pixels", digest);
+  g_free (digest);
 
   for (guint i = 0; i < lf.attachments->len; i++)
     {
       RaiiafAttachment *a = g_ptr_array_index (lf.attachments, i);
 
-      attach (image, a->name, a->data, a->size);
+      raiiaf_attachment_warn_xcf (a, display_name);
+      attach (image, a->name, GIMP_PARASITE_PERSISTENT, a->data, a->size);
     }
-  if (lf.comment)
-    attach (image, "gimp-comment", lf.comment, strlen (lf.comment) + 1);
+  comment = raiiaf_comment_text (lf.png_meta, lf.comment);
+  if (comment)
+    attach (image, "gimp-comment", GIMP_PARASITE_PERSISTENT, comment, strlen (comment) + 1);
   if (lf.origin)
     {
       gsize  size;
       gchar *data = g_key_file_to_data (lf.origin, &size, NULL);
 
-      attach (image, PARASITE_ORIGIN, data, size);
+      attach (image, PARASITE_ORIGIN, GIMP_PARASITE_PERSISTENT, data, size);
       g_free (data);
     }
-  set_metadata (image, lf.ctx);
+  set_metadata (image, &lf, resolution_loaded, interactive);
 
   loaded_file_clear (&lf);
+  g_free (display_name);
   gimp_progress_update (1.0);
   *image_out = image;
   return GIMP_PDB_SUCCESS;
@@ -394,6 +570,7 @@ static GimpPDBStatusType
 load_thumb (const gchar *path, GimpParam *values, GError **error)
 {
   LoadedFile lf = { 0 };
+  gboolean   resolution_loaded;
 
   /* The image only: latents can be far larger than the picture. GIMP
    * scales the image we return. */
@@ -404,16 +581,13 @@ load_thumb (const gchar *path, GimpParam *values, GError **error)
     }
 
   values[1].type = GIMP_PDB_IMAGE;
-  values[1].data.d_image = create_image (&lf, path);
+  values[1].data.d_image = create_image (&lf, path, &resolution_loaded);
   values[2].type = GIMP_PDB_INT32;
   values[2].data.d_int32 = (gint32) lf.info.width;
   values[3].type = GIMP_PDB_INT32;
   values[3].data.d_int32 = (gint32) lf.info.height;
   values[4].type = GIMP_PDB_INT32;
-  if (lf.format->is_gray)
-    values[4].data.d_int32 = lf.format->has_alpha ? GIMP_GRAYA_IMAGE : GIMP_GRAY_IMAGE;
-  else
-    values[4].data.d_int32 = lf.format->has_alpha ? GIMP_RGBA_IMAGE : GIMP_RGB_IMAGE;
+  values[4].data.d_int32 = layer_type (&lf);
   values[5].type = GIMP_PDB_INT32;
   values[5].data.d_int32 = 1;
 
@@ -680,6 +854,132 @@ lookup_parasite (const gchar *name, gpointer user_data)
   return bytes;
 }
 
+/* An INDEXED(A) drawable as palette pixels (px->format, data, palette
+ * and its alpha; *indices to g_free), as GIMP 2.10's PNG exporter writes
+ * it: the colormap as PLTE, each index's alpha as tRNS, transparent
+ * pixels on an entry of alpha 0 (one no pixel uses, else a new one). FALSE
+ * when it cannot be one (pixels of one entry with different alpha, no
+ * entry left for transparency): px stays as it was, exported RGB(A). */
+static gboolean
+export_indexed (gint32          image,
+                gint32          drawable,
+                raiiaf_pixels  *px,
+                guchar        **indices,
+                guint8          palette[768],
+                guint8          alpha[256])
+{
+  gint        n_colors = 0;
+  guchar     *colormap;
+  gboolean    has_alpha = gimp_drawable_has_alpha (drawable);
+  gboolean    seen[256] = { FALSE };
+  gboolean    transparent = FALSE;
+  gsize       n = (gsize) px->width * px->height;
+  guchar     *raw;
+  guchar     *data;
+  GeglBuffer *buffer;
+  gint        clear = -1;
+  guint       alpha_count = 0;
+
+  if (! gimp_drawable_is_indexed (drawable))
+    return FALSE;
+  colormap = gimp_image_get_colormap (image, &n_colors);
+  if (! colormap || n_colors < 1 || n_colors > 256)
+    {
+      g_free (colormap);
+      return FALSE;
+    }
+  memcpy (palette, colormap, (gsize) n_colors * 3);
+  g_free (colormap);
+
+  /* The indices in the buffer's own format: no conversion. */
+  raw  = g_try_malloc (n * (has_alpha ? 2 : 1) + 1);
+  data = g_try_malloc (n + 1);
+  if (! raw || ! data)
+    goto fail;
+  buffer = gimp_drawable_get_buffer (drawable);
+  gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, (gint) px->width, (gint) px->height),
+                   1.0, gegl_buffer_get_format (buffer), raw, GEGL_AUTO_ROWSTRIDE,
+                   GEGL_ABYSS_NONE);
+  g_object_unref (buffer);
+
+  memset (alpha, 255, 256);
+  for (gsize i = 0; i < n; i++)
+    {
+      guint index = has_alpha ? raw[2 * i] : raw[i];
+      guint a     = has_alpha ? raw[2 * i + 1] : 255;
+
+      if (a == 0)
+        {
+          transparent = TRUE;
+          continue;
+        }
+      if (index >= (guint) n_colors || (seen[index] && alpha[index] != a))
+        goto fail;
+      seen[index]  = TRUE;
+      alpha[index] = (guint8) a;
+      data[i]      = (guchar) index;
+    }
+  if (transparent)
+    {
+      for (gint e = 0; clear < 0 && e < n_colors; e++)
+        if (! seen[e])
+          clear = e;
+      if (clear < 0 && n_colors < 256)
+        {
+          clear = n_colors++;
+          memset (palette + 3 * clear, 0, 3);
+        }
+      if (clear < 0)
+        goto fail;
+      alpha[clear] = 0;
+      for (gsize i = 0; i < n; i++)
+        if (raw[2 * i + 1] == 0)
+          data[i] = (guchar) clear;
+    }
+  if (has_alpha)
+    {
+      /* up to the last translucent entry; at least one, so that the
+       * image opens with its alpha channel again */
+      for (gint k = 0; k < n_colors; k++)
+        if (alpha[k] != 255)
+          alpha_count = (guint) k + 1;
+      alpha_count = MAX (alpha_count, 1);
+    }
+  g_free (raw);
+  px->format              = RAIIAF_FMT_INDEX8;
+  px->data                = data;
+  px->palette             = palette;
+  px->palette_count       = (unsigned) n_colors;
+  px->palette_alpha       = has_alpha ? alpha : NULL;
+  px->palette_alpha_count = alpha_count;
+  *indices = data;
+  return TRUE;
+
+fail:
+  g_free (raw);
+  g_free (data);
+  return FALSE;
+}
+
+/* gAMA as the PNG had it (GIMP 2.10's "gamma" parasite), 0 when none. */
+static gdouble
+image_gamma (gint32 image)
+{
+  GimpParasite *parasite = gimp_image_get_parasite (image, "gamma");
+  gdouble       gamma = 0.0;
+
+  if (parasite)
+    {
+      gchar *text = g_strndup (gimp_parasite_data (parasite),
+                               gimp_parasite_data_size (parasite));
+
+      gamma = g_ascii_strtod (text, NULL);
+      g_free (text);
+      gimp_parasite_free (parasite);
+    }
+  return gamma > 0.0 && gamma < 21474.83 ? gamma : 0.0;
+}
+
 /* Gives the writer the image: the file's own PNG bytes when the pixels,
  * profile, resolution and metadata are as opened, else the pixels encoded
  * with the metadata that goes out. *unchanged tells whether the pixels are
@@ -707,6 +1007,9 @@ set_image_from_drawable (raiiaf_writer              *w,
   void                *png = NULL;
   size_t               png_size = 0;
   char                 message[256] = "";
+  guchar              *indices = NULL;
+  guint8               palette[768];
+  guint8               palette_alpha[256];
   gboolean             sixteen;
   guchar              *pixels;
   gsize                size;
@@ -778,11 +1081,15 @@ set_image_from_drawable (raiiaf_writer              *w,
           px.icc_size = icc_size;
           px.icc_name = gimp_color_profile_get_label (profile);
         }
+      else
+        px.gamma = image_gamma (original);
       if (s->metadata.resolution)
         {
           px.ppm_x = (uint32_t) raiiaf_resolution_ppm (xres);
           px.ppm_y = (uint32_t) raiiaf_resolution_ppm (yres);
         }
+      /* An INDEXED image stays a palette PNG. */
+      export_indexed (image, drawable, &px, &indices, palette, palette_alpha);
       raiiaf_export_metadata_build (&em, origin, &s->metadata);
       err = raiiaf_encode_png (&px, s->compression, &em.meta, &png, &png_size,
                                message, sizeof message);
@@ -797,6 +1104,7 @@ set_image_from_drawable (raiiaf_writer              *w,
 
   g_clear_object (&profile);
   g_free (pixels);
+  g_free (indices);
   return err == RAIIAF_OK;
 }
 
@@ -924,8 +1232,9 @@ export (gint              nparams,
     {
       gimp_ui_init (PLUG_IN_BINARY, FALSE);
       export = gimp_export_image (&image, &drawable, "raiiaf",
-                                  GIMP_EXPORT_CAN_HANDLE_RGB  |
-                                  GIMP_EXPORT_CAN_HANDLE_GRAY |
+                                  GIMP_EXPORT_CAN_HANDLE_RGB     |
+                                  GIMP_EXPORT_CAN_HANDLE_GRAY    |
+                                  GIMP_EXPORT_CAN_HANDLE_INDEXED |
                                   GIMP_EXPORT_CAN_HANDLE_ALPHA);
       if (export == GIMP_EXPORT_CANCEL || ! export_dialog (&s))
         {
@@ -983,7 +1292,11 @@ run (const gchar      *name,
     {
       gint32 image = -1;
 
-      status = load (param[1].data.d_string, &image, &error);
+      gboolean interactive = param[0].data.d_int32 != GIMP_RUN_NONINTERACTIVE;
+
+      if (interactive)
+        gimp_ui_init (PLUG_IN_BINARY, FALSE);
+      status = load (param[1].data.d_string, interactive, &image, &error);
       if (status == GIMP_PDB_SUCCESS)
         {
           *nreturn_vals = 2;

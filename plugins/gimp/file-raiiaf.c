@@ -385,7 +385,7 @@ typedef struct
   const RaiiafFormat *map;
   GimpColorProfile  *profile;
   RaiiafColour       colour;     /* palette and colour chunks (colour.c) */
-  GPtrArray         *parasites;  /* GimpParasite*, attached in this order */
+  GPtrArray         *attachments; /* RaiiafAttachment*, attached in this order */
   gchar             *comment;    /* gimp-comment text, or NULL */
   raiiaf_png_metadata *png_meta; /* the embedded PNG's metadata, or NULL */
   GKeyFile          *origin;     /* becomes the PARASITE_ORIGIN parasite */
@@ -394,8 +394,8 @@ typedef struct
 static void
 loaded_file_clear (LoadedFile *lf)
 {
-  if (lf->parasites)
-    g_ptr_array_free (lf->parasites, TRUE);
+  if (lf->attachments)
+    g_ptr_array_unref (lf->attachments);
   g_clear_object (&lf->profile);
   raiiaf_colour_clear (&lf->colour);
   g_free (lf->comment);
@@ -569,97 +569,12 @@ read_profile (LoadedFile *lf, GFile *file)
     }
 }
 
-static gboolean
-add_parasite (LoadedFile  *lf,
-              GFile       *file,
-              const gchar *name,
-              const void  *data,
-              size_t       size,
-              GError     **error)
-{
-  if ((guint64) size > G_MAXUINT32)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                   "Could not open '%s': '%s' takes %" G_GSIZE_FORMAT
-                   " bytes, more than an image parasite can hold",
-                   gimp_file_get_utf8_name (file), name, (gsize) size);
-      return FALSE;
-    }
-
-  g_ptr_array_add (lf->parasites,
-                   gimp_parasite_new (name, GIMP_PARASITE_PERSISTENT,
-                                      (guint32) size, data));
-  return TRUE;
-}
-
-static gboolean
-read_attachments (LoadedFile *lf, GFile *file, GError **error)
-{
-  const char *json;
-  size_t      json_size;
-  size_t      latent_count;
-  const char *text;
-  int         err;
-
-  lf->parasites = g_ptr_array_new_with_free_func ((GDestroyNotify) gimp_parasite_free);
-
-  err = raiiaf_get_manifest_json (lf->ctx, &json, &json_size);
-  if (err)
-    goto fail;
-  if (! add_parasite (lf, file, PARASITE_MANIFEST, json, json_size, error))
-    return FALSE;
-
-  err = raiiaf_get_env_json (lf->ctx, &json, &json_size);
-  if (err)
-    goto fail;
-  if (json && ! add_parasite (lf, file, PARASITE_ENVIRONMENT, json, json_size, error))
-    return FALSE;
-
-  err = raiiaf_get_latent_count (lf->ctx, &latent_count);
-  if (err)
-    goto fail;
-  for (size_t i = 0; i < latent_count; i++)
-    {
-      raiiaf_latent_info  latent;
-      void               *blob;
-      size_t              blob_size;
-      gchar              *name;
-      gboolean            ok;
-
-      err = raiiaf_get_latent_info (lf->ctx, i, &latent);
-      if (err)
-        goto fail;
-      err = raiiaf_get_latent_stored (lf->ctx, i, &blob, &blob_size);
-      if (err)
-        goto fail;
-
-      name = g_strconcat (PARASITE_LATENT_PREFIX, latent.key, NULL);
-      ok = add_parasite (lf, file, name, blob, blob_size, error);
-      g_free (name);
-      raiiaf_free (blob);
-      if (! ok)
-        return FALSE;
-    }
-
-  /* The comment is a convenience for people: a file whose parameters
-   * cannot be rendered still opens. gimp-comment must be UTF-8. */
-  if (raiiaf_get_parameters_text (lf->ctx, &text) == RAIIAF_OK &&
-      text && *text && g_utf8_validate (text, -1, NULL))
-    lf->comment = g_strdup (text);
-
-  return TRUE;
-
-fail:
-  set_ctx_error (error, file, lf->ctx, err);
-  return FALSE;
-}
-
 /* Where the image came from, for export (file-raiiaf-common's origin
  * record); the pixels' digest is added once they are decoded. */
 static gboolean
 read_origin (LoadedFile *lf, GFile *file, const gchar *path, GError **error)
 {
-  return raiiaf_origin_read (lf->ctx, path, &lf->info, NULL, NULL, 0,
+  return raiiaf_origin_read (lf->ctx, path, &lf->info,
                              &lf->png_meta, &lf->origin,
                              gimp_file_get_utf8_name (file), error);
 }
@@ -739,7 +654,9 @@ read_attachments_thread (gpointer data)
   const gchar *path = g_file_peek_path (job->file);
 
   job->ok = open_context (&job->lf, job->file, path, &job->error) &&
-            read_attachments (&job->lf, job->file, &job->error) &&
+            raiiaf_read_attachments (job->lf.ctx, gimp_file_get_utf8_name (job->file),
+                                     &job->lf.attachments, &job->lf.comment,
+                                     &job->error) &&
             read_origin (&job->lf, job->file, path, &job->error);
   return NULL;
 }
@@ -758,25 +675,31 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
 
   if (lf->colour.indexed)
     {
-      /* the digest of the pixels as RGB(A), as an export reads them */
-      guchar *rgb = NULL;
-      size_t  size;
-      int     err = raiiaf_decoded_image_size (lf->ctx, lf->info.format, &size);
+      /* the digest of the pixels as an export reads them: the layer as
+       * RGB(A) in its own space (GIMP's palette conversions on the way in
+       * may give a pixel another entry of the same colour) */
+      gsize       pixel_size = raiiaf_format_pixel_size (lf->info.format);
+      guchar     *rgb = g_try_malloc ((gsize) lf->info.width * lf->info.height * pixel_size);
+      GimpLayer  **layers;
+      GimpDrawable *drawable;
 
-      if (! err && ! (rgb = g_try_malloc (size)))
-        err = RAIIAF_ENOMEM;
-      if (! err)
-        err = raiiaf_decode_image (lf->ctx, lf->info.format, rgb, size);
-      if (err)
+      if (! rgb)
         {
-          g_free (rgb);
-          set_ctx_error (error, file, lf->ctx, err);
+          set_ctx_error (error, file, lf->ctx, RAIIAF_ENOMEM);
           return NULL;
         }
-      *digest = pixel_digest (rgb, lf->info.width, lf->info.height,
-                              raiiaf_format_pixel_size (lf->info.format), lf->profile);
-      g_free (rgb);
       image = raiiaf_colour_create_indexed (&lf->colour, &lf->info, lf->profile);
+      layers = gimp_image_get_layers (image);
+      drawable = GIMP_DRAWABLE (layers[0]);
+      g_free (layers);
+      buffer = gimp_drawable_get_buffer (drawable);
+      gegl_buffer_get (buffer, GEGL_RECTANGLE (0, 0, (gint) lf->info.width, (gint) lf->info.height),
+                       1.0, babl_format_with_space (lf->map->babl_name,
+                                                    gimp_drawable_get_format (drawable)),
+                       rgb, GEGL_AUTO_ROWSTRIDE, GEGL_ABYSS_NONE);
+      g_object_unref (buffer);
+      *digest = pixel_digest (rgb, lf->info.width, lf->info.height, pixel_size, lf->profile);
+      g_free (rgb);
       raiiaf_colour_attach (&lf->colour, image);
       return image;
     }
@@ -819,14 +742,10 @@ create_image (LoadedFile *lf, GFile *file, gchar **digest, GError **error)
 static void
 set_comment (GimpImage *image, LoadedFile *lf)
 {
-  const gchar  *text = lf->comment;
+  const gchar  *text = raiiaf_comment_text (lf->png_meta, lf->comment);
   GimpParasite *comment;
 
-  for (gsize i = 0; lf->png_meta && i < lf->png_meta->text_count; i++)
-    if (! strcmp (lf->png_meta->texts[i].keyword, "Comment") &&
-        g_utf8_validate (lf->png_meta->texts[i].text, -1, NULL))
-      text = lf->png_meta->texts[i].text;
-  if (! text || ! *text)
+  if (! text)
     return;
 
   comment = gimp_parasite_new ("gimp-comment", GIMP_PARASITE_PERSISTENT,
@@ -900,6 +819,9 @@ raiiaf_load (GimpProcedure         *procedure,
   GThread        *thread;
   gchar          *digest = NULL;
   GError         *error = NULL;
+  raiiaf_png_physical physical;
+  gdouble         xres, yres;
+  gboolean        in_mm;
 
   (void) run_mode;
   (void) config;
@@ -935,26 +857,23 @@ raiiaf_load (GimpProcedure         *procedure,
                                                GIMP_PDB_EXECUTION_ERROR,
                                                error);
     }
-  lf.parasites = g_steal_pointer (&job.lf.parasites);
+  lf.attachments = g_steal_pointer (&job.lf.attachments);
   lf.comment   = g_steal_pointer (&job.lf.comment);
   lf.png_meta  = g_steal_pointer (&job.lf.png_meta);
   lf.origin    = g_steal_pointer (&job.lf.origin);
-  loaded_file_clear (&job.lf);
+  /* job.lf.ctx holds the manifest and environment the attachments point to */
   g_key_file_set_string (lf.origin, "origin", "pixels", digest);
   g_free (digest);
 
-  for (guint i = 0; i < lf.parasites->len; i++)
+  for (guint i = 0; i < lf.attachments->len; i++)
     {
-      GimpParasite *parasite = g_ptr_array_index (lf.parasites, i);
-      guint32       size;
+      RaiiafAttachment *a = g_ptr_array_index (lf.attachments, i);
+      GimpParasite     *parasite = gimp_parasite_new (a->name, GIMP_PARASITE_PERSISTENT,
+                                                      (guint32) a->size, a->data);
 
-      gimp_parasite_get_data (parasite, &size);
-      if ((guint64) size > XCF_MAX_PARASITE_SIZE)
-        g_message ("'%s': '%s' takes %u bytes; GIMP will not be able to "
-                   "reopen it from an XCF file. Export to .raiiaf to keep it.",
-                   gimp_file_get_utf8_name (file), gimp_parasite_get_name (parasite),
-                   size);
+      raiiaf_attachment_warn_xcf (a, gimp_file_get_utf8_name (file));
       gimp_image_attach_parasite (image, parasite);
+      gimp_parasite_free (parasite);
     }
 
   if (lf.origin)
@@ -983,14 +902,20 @@ raiiaf_load (GimpProcedure         *procedure,
 
   /* As GIMP's PNG loader: pHYs is the resolution (exiv2 shows it as the
    * Exif resolution too: one value). */
-  if (lf.info.ppm_x && lf.info.ppm_y)
+  gimp_image_get_resolution (image, &xres, &yres);
+  if (raiiaf_get_png_physical (lf.ctx, &physical) == RAIIAF_OK &&
+      raiiaf_phys_resolution (&physical, &xres, &yres, &in_mm))
     {
-      gimp_image_set_resolution (image, lf.info.ppm_x * 0.0254, lf.info.ppm_y * 0.0254);
+      gimp_image_set_resolution (image, xres, yres);
+      if (in_mm)
+        gimp_image_set_unit (image, gimp_unit_mm ());
       if (flags)
         *flags &= ~GIMP_METADATA_LOAD_RESOLUTION;
     }
 
+
   loaded_file_clear (&lf);
+  loaded_file_clear (&job.lf);
   gimp_progress_update (1.0);
 
   return_vals = gimp_procedure_new_return_values (procedure, GIMP_PDB_SUCCESS, NULL);

@@ -69,6 +69,17 @@
           ((string=? (substring text i (+ i (string-length part))) part) #t)
           (else (loop (+ i 1))))))
 
+; every line of `text` (but the XML wrapper) is in `other`
+(define (all-lines-in? text other)
+  (let loop ((start 0) (i 0))
+    (cond ((>= i (string-length text)) #t)
+          ((char=? (string-ref text i) #\newline)
+           (let ((line (substring text start i)))
+             (if (and (contains? line "<tag ") (not (contains? other line)))
+                 #f
+                 (loop (+ i 1) (+ i 1)))))
+          (else (loop start (+ i 1))))))
+
 (define (save-png image path)
   ; interlace compression bkgd gama offs phys time comment save-transparent
   (file-png-save2 RUN-NONINTERACTIVE image (image-drawable image) path path
@@ -87,15 +98,17 @@
     (check (and (= (car (gimp-image-width image)) (car (gimp-image-width gimp-png)))
                 (= (car (gimp-image-height image)) (car (gimp-image-height gimp-png))))
            (string-append name ": size as GIMP's PNG loader gives it"))
-    ; the PNG loader keeps a palette; pixels are compared through PNG files
-    (if (= (car (gimp-image-base-type gimp-png)) INDEXED)
-        (check (= (car (gimp-image-base-type image)) RGB)
-               (string-append name ": palette image opens as RGB"))
-        (begin
-          (check (= (car (gimp-drawable-type drawable)) (car (gimp-drawable-type gimp-drawable)))
-                 (string-append name ": layer type as GIMP's PNG loader gives it"))
-          (check (= (car (gimp-image-get-precision image)) (car (gimp-image-get-precision gimp-png)))
-                 (string-append name ": precision as GIMP's PNG loader gives it"))))
+    ; a palette stays one, as with the PNG loader; pixels are compared
+    ; through PNG files
+    (check (= (car (gimp-image-base-type image)) (car (gimp-image-base-type gimp-png)))
+           (string-append name ": base type (palette: INDEXED) as GIMP's PNG loader gives it"))
+    (check (equal? (vector->list (cadr (gimp-image-get-colormap image)))
+                   (vector->list (cadr (gimp-image-get-colormap gimp-png))))
+           (string-append name ": colormap as GIMP's PNG loader gives it"))
+    (check (= (car (gimp-drawable-type drawable)) (car (gimp-drawable-type gimp-drawable)))
+           (string-append name ": layer type as GIMP's PNG loader gives it"))
+    (check (= (car (gimp-image-get-precision image)) (car (gimp-image-get-precision gimp-png)))
+           (string-append name ": precision as GIMP's PNG loader gives it"))
     (check (= (car (gimp-image-get-color-profile image))
               (car (gimp-image-get-color-profile gimp-png)))
            (string-append name ": ICC profile as GIMP's PNG loader gives it"))
@@ -238,6 +251,19 @@
          (image (load-raiiaf path))
          (xcf (out "origin.xcf")))
     (check (has-parasite? image "raiiaf-gimp/origin") "origin: origin record attached")
+    ; Image > Metadata: every tag GIMP's PNG loader shows for the embedded
+    ; PNG (its Exif and XMP), and the model from the manifest
+    (let* ((png (string-append WORK "/src/origin.png"))
+           (png-image (car (file-png-load RUN-NONINTERACTIVE png png)))
+           (want (car (gimp-image-get-metadata png-image)))
+           (got (car (gimp-image-get-metadata image))))
+      (gimp-image-delete png-image)
+      (check (and (contains? want "Exif.Image.Artist") (contains? want "Xmp.dc.description"))
+             "origin: GIMP's PNG loader shows the PNG's Exif and XMP")
+      (check (all-lines-in? want got)
+             "origin: Image > Metadata shows every tag GIMP's PNG loader shows for the PNG")
+      (check (contains? got "<tag name=\"Xmp.xmp.CreatorTool\">test-model</tag>")
+             "origin: Image > Metadata shows the model (Xmp.xmp.CreatorTool)"))
     ; unchanged: the original PNG bytes, no edit recorded
     (check (not (fails? (lambda () (export image (out "origin-unchanged.raiiaf") 6 "keep" 1 "" ""))))
            "origin: unchanged export")

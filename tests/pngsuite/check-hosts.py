@@ -3,7 +3,8 @@
 
   check-hosts.py --suite DIR --tool RAIIAF --probe RAIIAF-PROBE
                  [--magick PROGRAM] [--thumbnailer PROGRAM]
-                 [--gimp GIMP-CONSOLE --plugin FILE-RAIIAF]
+                 [--gimp GIMP-CONSOLE-3.0 | --gimp2 GIMP-CONSOLE-2.10]
+                 [--plugin FILE-RAIIAF]
                  [--pixbuf-test TEST-PIXBUF --pixbuf-env KEY=VALUE ...]
                  [--pillow-path PYTHONPATH]
                  [--qt-test TEST-QT --qt-env KEY=VALUE ...]
@@ -17,7 +18,8 @@ reason, or else its packed file by every host, never with a crash.
 Hosts (HOSTS below; a new host is one more entry):
   library      libraiiaf's decode (raiiaf-probe rgba16) equals
                ImageMagick's decode of the PNG (an independent decoder), and
-               raiiaf_get_png_colour() says what the PNG's own chunks say
+               raiiaf_get_png_colour() and raiiaf_get_png_physical() say
+               what the PNG's own chunks say
                (read here in Python)
   magick       `magick x.raiiaf` equals `magick x.png`: pixel signature,
                type (palette, grey, ...), depth, channels, class and
@@ -26,6 +28,10 @@ Hosts (HOSTS below; a new host is one more entry):
                size, base type, precision, alpha, colormap, colour profile,
                pixel bytes; and after exporting to .raiiaf and opening
                again, still (one headless GIMP run for the whole set)
+  gimp-2.10    the same against GIMP 2.10's PNG loader, in Script-Fu
+               (gimp2-pngsuite.scm), with the pixels compared here from
+               PNGs GIMP's exporter saved of both images; also the "gamma"
+               parasite, comment, unit and the metadata GIMP keeps
   gdk-pixbuf   our gdk-pixbuf loader's pixbuf equals gdk-pixbuf's PNG
                loader's for the PNG (size, alpha, every byte); corrupt ones
                give a GError whole and in pieces
@@ -80,7 +86,7 @@ def png_chunks(path):
 def png_facts(path):
     """What the PNG's own chunks say, in raiiaf-probe's terms."""
     facts = {'palette': [], 'palette_alpha': [], 'trns': None, 'gamma': None, 'chrm': None,
-             'srgb': -1, 'icc': 0, 'sbit': None, 'bkgd': None}
+             'srgb': -1, 'icc': 0, 'sbit': None, 'bkgd': None, 'phys': None, 'offs': None}
     chunks = png_chunks(path)
     w, h, depth, ctype, _, _, interlace = struct.unpack('>IIBBBBB', chunks[0][1])
     facts.update(width=w, height=h, bit_depth=depth, color_type=ctype, interlaced=interlace)
@@ -108,6 +114,10 @@ def png_facts(path):
             b = list(body)
             facts['sbit'] = {0: [b[0], 0, 0, 0, 0], 2: [0] + b + [0], 3: [0] + b + [0],
                              4: [b[0], 0, 0, 0, b[1]], 6: [0] + b}[ctype]
+        elif kind == 'pHYs':
+            facts['phys'] = list(struct.unpack('>IIB', body))
+        elif kind == 'oFFs':
+            facts['offs'] = list(struct.unpack('>iiB', body))
         elif kind == 'bKGD':
             if ctype == 3:
                 facts['bkgd'] = [body[0], 0, 0, 0, 0]
@@ -242,23 +252,29 @@ class Gimp:
             return 'gimp-console-3 or the plug-in not built'
         return None
 
+    PROFILE = 'GIMP3_DIRECTORY'
+
+    def command(self, args, gwork, lines):
+        with open(os.path.join(gwork, 'gimp-cases.txt'), 'w') as f:
+            f.writelines(line + '\n' for line in lines)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gimp-pngsuite.py')
+        return [args.gimp, '-i', '-d', '-f', '--batch-interpreter', 'python-fu-eval',
+                '-b', 'exec(open(%r).read())' % script, '--quit']
+
     def run(self, args, work, lines):
         gwork = os.path.join(work, 'gimp')
         os.makedirs(gwork, exist_ok=True)
-        with open(os.path.join(gwork, 'gimp-cases.txt'), 'w') as f:
-            f.writelines(line + '\n' for line in lines)
         env = dict(os.environ, HOME=os.path.join(gwork, 'home'),
-                   GIMP3_DIRECTORY=os.path.join(gwork, 'profile'), RAIIAF_PNGSUITE_WORK=gwork)
+                   RAIIAF_PNGSUITE_WORK=gwork)
+        env[self.PROFILE] = os.path.join(gwork, 'profile')
         env.pop('DISPLAY', None)
-        plugdir = os.path.join(env['GIMP3_DIRECTORY'], 'plug-ins', 'file-raiiaf')
+        plugdir = os.path.join(env[self.PROFILE], 'plug-ins', 'file-raiiaf')
         os.makedirs(plugdir, exist_ok=True)
         os.makedirs(env['HOME'], exist_ok=True)
         link = os.path.join(plugdir, 'file-raiiaf')
         if not os.path.lexists(link):
             os.symlink(args.plugin, link)
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gimp-pngsuite.py')
-        cmd = [args.gimp, '-i', '-d', '-f', '--batch-interpreter', 'python-fu-eval',
-               '-b', 'exec(open(%r).read())' % script, '--quit']
+        cmd = self.command(args, gwork, lines)
         try:
             res = subprocess.run(cmd, env=env, capture_output=True, text=True,
                                  timeout=self.TIMEOUT)
@@ -276,6 +292,11 @@ class Gimp:
             results[('GIMP', 'run')] = 'did not finish: ' + output[-2000:]
         return results
 
+    def pixels(self, work, c, steps):
+        """What is left to compare outside GIMP (GIMP 3's script compares
+        the pixels itself)."""
+        return []
+
     def compare(self, args, work, cases):
         out_dir = os.path.join(work, 'gimp-exported')
         os.makedirs(out_dir, exist_ok=True)
@@ -292,6 +313,7 @@ class Gimp:
                     diffs.append('%s: no result' % step)
                 elif results[(c.name, step)]:
                     diffs.append('%s: %s' % (step, results[(c.name, step)]))
+            diffs += self.pixels(work, c, ('open',) if args.no_export else ('open', 'export'))
             diffs += self.export_chunks(args, c)
             out[c.name] = '; '.join(diffs) or None
         if ('GIMP', 'run') in results:
@@ -329,6 +351,72 @@ class Gimp:
     def refuses(self, args, work, corrupt):
         results = self.run(args, work, ['refuse %s %s' % (c.name, c.raiiaf) for c in corrupt])
         return step_verdicts(results, corrupt, 'refuse', 'GIMP')
+
+
+def png_rows(path):
+    """What a PNG's pixels are, chunk by chunk: IHDR, PLTE, tRNS and the
+    inflated (still filtered) rows. Files GIMP's PNG exporter wrote with
+    the same options from images with the same pixels are the same here."""
+    chunks = png_chunks(path)
+    keep = [(k, b) for k, b in chunks if k in ('IHDR', 'PLTE', 'tRNS')]
+    # GIMP 2.10's exporter gives a palette image with transparent pixels
+    # a new entry of alpha 0 whose colour is whatever its memory held
+    # (another one on each run): the colour of an entry of alpha 0 is not
+    # compared.
+    alpha = dict(keep).get('tRNS', b'')
+    keep = [(k, bytes(0 if i // 3 < len(alpha) and alpha[i // 3] == 0 else v
+                      for i, v in enumerate(b)) if k == 'PLTE' else b) for k, b in keep]
+    return keep, zlib.decompress(b''.join(b for k, b in chunks if k == 'IDAT'))
+
+
+class Gimp2(Gimp):
+    """GIMP 2.10 (Script-Fu: Debian 12's GIMP 2.10 has no Python-Fu):
+    our plug-in's open equals GIMP 2.10's PNG loader's: size, base type,
+    precision, layer type, name and offsets, colormap, colour profile and
+    its name, the "gamma" parasite, comment, resolution and unit, the
+    metadata GIMP keeps (Exif/XMP as Image > Metadata shows them), and the
+    pixels (both images saved by GIMP's PNG exporter with the same options,
+    compared here); after exporting to .raiiaf and opening again, still."""
+    name = 'gimp-2.10'
+    PROFILE = 'GIMP2_DIRECTORY'
+
+    def available(self, args):
+        if not (args.gimp2 and args.plugin and shutil.which(args.gimp2)):
+            return 'gimp-console-2.10 or the plug-in for it not built'
+        return None
+
+    def command(self, args, gwork, lines):
+        def q(text):
+            return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gimp2-pngsuite.scm')
+        prelude = os.path.join(gwork, 'prelude.scm')
+        with open(prelude, 'w') as f:
+            f.write('(define WORK %s)\n' % q(gwork))
+            f.write('(define CASES (list %s))\n' % ' '.join(
+                '(list %s)' % ' '.join(q(w) for w in line.split(' ')) for line in lines))
+            f.write('(load %s)\n' % q(script))
+        return [args.gimp2, '-i', '-d', '-f', '-b', '(load %s)' % q(prelude),
+                '-b', '(gimp-quit 0)']
+
+    def pixels(self, work, c, steps):
+        gwork = os.path.join(work, 'gimp')
+        ref = os.path.join(gwork, c.name + '.png.png')
+        if not os.path.exists(ref):
+            return []
+        want = png_rows(ref)
+        diffs = []
+        for step in steps:
+            path = os.path.join(gwork, '%s.%s.png' % (c.name, step))
+            if not os.path.exists(path):
+                continue
+            got = png_rows(path)
+            if got[0] != want[0]:
+                diffs.append('%s: %s differ' % (step, ', '.join(
+                    k for (k, b), (k2, b2) in zip(want[0], got[0]) if b != b2) or 'chunks'))
+            elif got[1] != want[1]:
+                n = sum(1 for x, y in zip(want[1], got[1]) if x != y)
+                diffs.append('%s: pixels (%d of %d bytes differ)' % (step, n, len(want[1])))
+        return diffs
 
 
 class Thumbnailer:
@@ -482,7 +570,7 @@ class Pillow:
 
 # Hosts still to come, each one more entry here when it exists: the
 # libdeflate read path (bit for bit with libpng, as the library host).
-HOSTS = [Library(), Magick(), Gimp(), Thumbnailer(), GdkPixbuf, Qt, Pillow()]
+HOSTS = [Library(), Magick(), Gimp(), Gimp2(), Thumbnailer(), GdkPixbuf, Qt, Pillow()]
 
 
 def main():
@@ -494,6 +582,7 @@ def main():
     ap.add_argument('--coder-path', help='MAGICK_CODER_MODULE_PATH with our coder')
     ap.add_argument('--thumbnailer')
     ap.add_argument('--gimp')
+    ap.add_argument('--gimp2', help='gimp-console-2.10 (the plug-in is then built for it)')
     ap.add_argument('--plugin')
     ap.add_argument('--pixbuf-test', help='test-pixbuf of tests/gdk-pixbuf')
     ap.add_argument('--pixbuf-env', action='append', default=[],

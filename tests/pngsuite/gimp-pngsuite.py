@@ -2,7 +2,8 @@
 # which wrote $RAIIAF_PNGSUITE_WORK/gimp-cases.txt, one case a line:
 #   open NAME PNG RAIIAF EXPORTED   open RAIIAF with our plug-in and PNG with
 #                                   GIMP's own PNG loader (file-png-load):
-#                                   the two images must be the same; then
+#                                   the two images must be the same (pHYs
+#                                   as resolution and unit included); then
 #                                   export ours to EXPORTED (.raiiaf), open
 #                                   that again: still the same as the PNG
 #                                   (EXPORTED "-": no export)
@@ -70,6 +71,9 @@ def describe(image, rendered=False):
     d['profile'] = None if profile is None else (profile.get_description(),
                                                  bytes(profile.get_icc_profile())[128:])
     d['profile name'] = parasite_bytes(image, 'icc-profile-name')
+    # pHYs: GIMP's PNG loader takes resolution and unit from it
+    d['resolution'] = tuple(image.get_resolution())
+    d['unit'] = image.get_unit().get_name()
     if layers:
         layer = layers[0]
         d['alpha'] = layer.has_alpha()
@@ -116,6 +120,11 @@ def open_case(name, png, raiiaf, exported):
     if exported == '-':
         ours.delete()
         return
+    # Clean, as File > Open (gimp-file-load) leaves an image: a script's
+    # own call of the load procedure leaves it dirty, and the export of a
+    # dirty image of a PNG without pHYs re-encodes it with the resolution
+    # the image has.
+    ours.clean_all()
     ok, _ = run('file-raiiaf-export', run_mode=Gimp.RunMode.NONINTERACTIVE, image=ours,
                 file=Gio.File.new_for_path(exported), options=None)
     ours.delete()
