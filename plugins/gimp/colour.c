@@ -23,6 +23,7 @@
 #include <lcms2.h>
 
 #include "colour.h"
+#include "file-raiiaf-common.h"
 
 /* The gAMA/cHRM a generated profile was made of, as text. */
 #define PARASITE_PNG_COLOUR "raiiaf-png-colour"
@@ -292,7 +293,6 @@ raiiaf_colour_export_indexed (GimpImage      *image,
   const guchar *rgb = px->data;
   guchar      *data;
   gsize        n;
-  guint        alpha_count = 0;
   gboolean     ok = TRUE;
 
   if (! gimp_drawable_is_indexed (drawable) ||
@@ -430,23 +430,7 @@ raiiaf_colour_export_indexed (GimpImage      *image,
       g_free (data);
       return FALSE;
     }
-  if (has_alpha)
-    {
-      /* up to the last translucent entry; at least one, so that the image
-       * opens with its alpha channel again */
-      for (guint k = 0; k < (guint) n_colors; k++)
-        if (alpha[k] != 255)
-          alpha_count = k + 1;
-      if (alpha_count == 0)
-        alpha_count = 1;
-    }
-
-  px->format              = RAIIAF_FMT_INDEX8;
-  px->data                = data;
-  px->palette             = palette;
-  px->palette_count       = (unsigned) n_colors;
-  px->palette_alpha       = has_alpha ? alpha : NULL;
-  px->palette_alpha_count = alpha_count;
+  raiiaf_pixels_set_palette (px, data, palette, (guint) n_colors, has_alpha ? alpha : NULL);
   *indices = data;
   return TRUE;
 }

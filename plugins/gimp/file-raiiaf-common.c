@@ -250,6 +250,30 @@ out:
   return FALSE;
 }
 
+void
+raiiaf_pixels_set_palette (raiiaf_pixels *px,
+                           const guchar  *indices,
+                           const guint8  *palette,
+                           guint          n_colors,
+                           const guint8  *alpha)
+{
+  guint alpha_count = 0;
+
+  if (alpha)
+    {
+      for (guint k = 0; k < n_colors; k++)
+        if (alpha[k] != 255)
+          alpha_count = k + 1;
+      alpha_count = MAX (alpha_count, 1);
+    }
+  px->format              = RAIIAF_FMT_INDEX8;
+  px->data                = indices;
+  px->palette             = palette;
+  px->palette_count       = n_colors;
+  px->palette_alpha       = alpha;
+  px->palette_alpha_count = alpha_count;
+}
+
 gboolean
 raiiaf_phys_resolution (const raiiaf_png_physical *p,
                         gdouble                   *xres,

@@ -58,6 +58,16 @@ const RaiiafFormat *raiiaf_format_for  (gboolean is_gray,
                                         gboolean has_alpha,
                                         gboolean sixteen);
 
+/* px as palette pixels (both plug-ins' INDEXED export): `indices`, the
+ * `palette` of n_colors R, G, B entries and, with `alpha` (NULL: none),
+ * tRNS up to the last entry that is not opaque, at least one, so that the
+ * image opens with its alpha channel again. */
+void      raiiaf_pixels_set_palette (raiiaf_pixels *px,
+                                     const guchar  *indices,
+                                     const guint8  *palette,
+                                     guint          n_colors,
+                                     const guint8  *alpha);
+
 /* ---- open --------------------------------------------------------------- */
 
 /* One parasite's worth of data, in the order it is to be attached. */

@@ -878,7 +878,6 @@ export_indexed (gint32          image,
   guchar     *data;
   GeglBuffer *buffer;
   gint        clear = -1;
-  guint       alpha_count = 0;
 
   if (! gimp_drawable_is_indexed (drawable))
     return FALSE;
@@ -936,22 +935,8 @@ export_indexed (gint32          image,
         if (raw[2 * i + 1] == 0)
           data[i] = (guchar) clear;
     }
-  if (has_alpha)
-    {
-      /* up to the last translucent entry; at least one, so that the
-       * image opens with its alpha channel again */
-      for (gint k = 0; k < n_colors; k++)
-        if (alpha[k] != 255)
-          alpha_count = (guint) k + 1;
-      alpha_count = MAX (alpha_count, 1);
-    }
   g_free (raw);
-  px->format              = RAIIAF_FMT_INDEX8;
-  px->data                = data;
-  px->palette             = palette;
-  px->palette_count       = (unsigned) n_colors;
-  px->palette_alpha       = has_alpha ? alpha : NULL;
-  px->palette_alpha_count = alpha_count;
+  raiiaf_pixels_set_palette (px, data, palette, (guint) n_colors, has_alpha ? alpha : NULL);
   *indices = data;
   return TRUE;
 

@@ -33,20 +33,20 @@ import tempfile
 
 SOURCE_DIR = '/tmp/raiiaf-xcf-cross'
 TIMEOUT = 300
-failures = 0
 
 
-def check(cond, what):
-    global failures
-    print(('ok - ' if cond else 'not ok - ') + what)
-    if not cond:
-        failures += 1
-    return cond
+def load_test_gimp():
+    """test-gimp.py as a module: its check() (and failure count), read(),
+    and the PNG and .npy makers."""
+    spec = importlib.util.spec_from_file_location(
+        'test_gimp', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'test-gimp.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def read(path):
-    with open(path, 'rb') as f:
-        return f.read()
+tg = load_test_gimp()
+check, read = tg.check, tg.read
 
 
 def xcf_name(api):
@@ -55,10 +55,6 @@ def xcf_name(api):
 
 def new_source(args, out):
     """cross.raiiaf: test-gimp.py's PNG with metadata, latents c, a, b."""
-    spec = importlib.util.spec_from_file_location(
-        'test_gimp', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'test-gimp.py'))
-    tg = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tg)
     src = tempfile.mkdtemp()
     try:
         with open(os.path.join(src, 'cross.png'), 'wb') as f:
@@ -233,12 +229,12 @@ def main():
             return make(args, work)
         check_exports(args, work)
     finally:
-        if args.keep or failures:
+        if args.keep or tg.failures:
             print('work folder kept: ' + work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print('%d failure(s)' % failures)
-    return 1 if failures else 0
+    print('%d failure(s)' % tg.failures)
+    return 1 if tg.failures else 0
 
 
 if __name__ == '__main__':
