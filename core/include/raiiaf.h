@@ -137,6 +137,13 @@ RAIIAF_API int raiiaf_ctx_set_limits(raiiaf_ctx *ctx, const raiiaf_limits *limit
  * default. */
 RAIIAF_API int raiiaf_ctx_set_pixel_limit(raiiaf_ctx *ctx, uint64_t max_pixels);
 
+/* The most raiiaf_decode_rows_begin() may hold to inflate an image whole
+ * (default 64 MiB of rows): a caller that must stay small whatever the
+ * image (a thumbnailer a file manager runs many of at once) sets less, and
+ * an image whose rows take more is decoded in the memory of a few rows.
+ * 0 restores the default. Takes effect at the next begin. */
+RAIIAF_API int raiiaf_ctx_set_row_buffer_limit(raiiaf_ctx *ctx, uint64_t max_bytes);
+
 /* The last error's message, naming the record and what was wrong
  * ("chunk 2 (DATA): sha256 mismatch"). Never empty after a failed call, so
  * a host shows it alone; "" after a call that succeeded. For a NULL ctx (a
@@ -378,9 +385,10 @@ RAIIAF_API int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_
  * (row_size >= width * pixel size). An interlaced (Adam7) PNG cannot be
  * given row by row: begin returns RAIIAF_EUNSUPPORTED, and
  * raiiaf_decode_image() decodes it. A new begin starts over. An image
- * whose rows take at most 64 MiB (4096 x 4096 RGBA8) is inflated whole at
- * begin, which is faster, and held until the context is freed or a new
- * begin; a larger one is decoded in the memory of a few rows. */
+ * whose rows take at most 64 MiB (4096 x 4096 RGBA8; see
+ * raiiaf_ctx_set_row_buffer_limit) is inflated whole at begin, which is
+ * faster, and held until the context is freed or a new begin; a larger one
+ * is decoded in the memory of a few rows. */
 RAIIAF_API int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format);
 RAIIAF_API int raiiaf_decode_row(raiiaf_ctx *ctx, void *row, size_t row_size);
 

@@ -282,7 +282,7 @@ struct rf_png_rows {
     size_t stride;
     int format;
     int how;        /* RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST */
-    bool whole;     /* for rf_png_decode, not row by row for a caller */
+    uint64_t fast_max; /* the most rows pngfast.c may inflate at once */
     rf_fast *fast;  /* the rows come from here when set (pngfast.c) */
 };
 
@@ -396,7 +396,7 @@ converted:
     if (r->how == RF_PNG_LIBPNG || r->io.streaming)
         return RAIIAF_OK;
     err = rf_fast_open(&r->fast, r->io.data, r->io.size, r->io.pos, &fh, format,
-                       r->whole ? UINT64_MAX : RF_FAST_ROWS_MAX, msg);
+                       r->fast_max, msg);
     return err == RAIIAF_EUNSUPPORTED ? RAIIAF_OK : err; /* libpng reads what it declines */
 }
 
@@ -445,7 +445,10 @@ int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int form
     rf_png_rows *r = new_rows(in, limits, format, how, msg, &err);
     if (!r)
         return err;
-    r->whole = true;
+    /* Into the caller's buffer the inflated rows may be as large as the
+     * image; a check with no output (verify, pack) keeps to the row limit,
+     * so a huge image is checked in the memory of a few rows. */
+    r->fast_max = out ? UINT64_MAX : RF_FAST_ROWS_MAX;
     png_bytep *volatile rows = NULL;
     if (setjmp(r->io.jmp)) {
         err = io_failure(&r->io);
@@ -796,6 +799,9 @@ int raiiaf_decode_rows_begin(raiiaf_ctx *ctx, int format)
     if (!ctx->rows)
         return err;
     rf_png_rows *r = ctx->rows;
+    r->fast_max = ctx->row_buffer_limit && ctx->row_buffer_limit < RF_FAST_ROWS_MAX
+                      ? ctx->row_buffer_limit
+                      : RF_FAST_ROWS_MAX;
     if (setjmp(r->io.jmp)) {
         err = io_failure(&r->io);
         rf_png_rows_free(r);

@@ -374,6 +374,7 @@ struct raiiaf_ctx {
     json_object *env;          /* parsed once, when loaded */
 
     rf_png_rows *rows;         /* row-by-row decoding under way */
+    uint64_t row_buffer_limit; /* raiiaf_ctx_set_row_buffer_limit; 0: default */
 
     rf_text_pair *texts;
     rf_text_pair *texts_sorted; /* the same strings, sorted by key */

@@ -68,6 +68,14 @@ int raiiaf_ctx_set_pixel_limit(raiiaf_ctx *ctx, uint64_t max_pixels)
     return RAIIAF_OK;
 }
 
+int raiiaf_ctx_set_row_buffer_limit(raiiaf_ctx *ctx, uint64_t max_bytes)
+{
+    if (!ctx)
+        return RAIIAF_EINVAL;
+    ctx->row_buffer_limit = max_bytes;
+    return RAIIAF_OK;
+}
+
 const char *raiiaf_ctx_message(const raiiaf_ctx *ctx)
 {
     return ctx ? ctx->msg.text : RF_NO_OBJECT_MESSAGE;

@@ -38,6 +38,10 @@
  * limit: decoding them would take seconds, and an interlaced one, which
  * cannot be read row by row, gigabytes. */
 #define MAX_SOURCE_PIXELS (UINT64_C(1) << 28)
+/* A file manager runs many thumbnailers at once: a large image is decoded
+ * in the memory of a few rows, not inflated whole (the library's faster
+ * default holds up to 64 MiB of rows). */
+#define MAX_ROW_BUFFER (UINT64_C(8) << 20)
 /* An interlaced image is decoded whole: refused when its pixels would take
  * more than this (about 4096 x 4096 RGBA), where a non-interlaced image of
  * any allowed size costs a few rows. */
@@ -428,6 +432,8 @@ int main(int argc, char **argv)
     uint8_t *decoded = NULL, *scaled = NULL, *src_row = NULL;
     raiiaf_image_info info;
     int err = raiiaf_ctx_set_limits(ctx, &limits);
+    if (err == RAIIAF_OK)
+        err = raiiaf_ctx_set_row_buffer_limit(ctx, MAX_ROW_BUFFER);
     if (err == RAIIAF_OK)
         err = raiiaf_open_file(ctx, input);
     if (err == RAIIAF_OK)
