@@ -712,15 +712,17 @@ settings_store (const RaiiafExportSettings *s, gint32 image)
   g_bytes_unref (bytes);
 }
 
+/* Whether the image has a parasite whose name starts with prefix: "raiiaf/"
+ * for anything from a .raiiaf, PARASITE_LATENT_PREFIX for its latents. */
 static gboolean
-image_has_raiiaf (gint32 image)
+image_has_parasite (gint32 image, const gchar *prefix)
 {
   gint     count = 0;
   gchar  **names = gimp_image_get_parasite_list (image, &count);
   gboolean found = FALSE;
 
   for (gint i = 0; i < count && ! found; i++)
-    found = g_str_has_prefix (names[i], "raiiaf/");
+    found = g_str_has_prefix (names[i], prefix);
   g_strfreev (names);
   return found;
 }
@@ -749,12 +751,13 @@ static const gchar *const metadata_labels[] =
 };
 
 static gboolean
-export_dialog (RaiiafExportSettings *s)
+export_dialog (RaiiafExportSettings *s, gboolean latents)
 {
   GtkWidget *dialog;
   GtkWidget *grid;
   GtkWidget *compression;
   GtkWidget *storage;
+  GtkWidget *storage_label;
   GtkWidget *keep;
   GtkWidget *prompt;
   GtkWidget *model;
@@ -776,8 +779,11 @@ export_dialog (RaiiafExportSettings *s)
   gimp_table_attach_aligned (GTK_TABLE (grid), 0, row++, "Co_mpression level:",
                              0.0, 0.5, compression, 1, TRUE);
 
+  /* As in the GIMP 3 dialog: nothing to keep or store when the image has
+   * no latents; the storage only matters while they are kept. */
   keep = gtk_check_button_new_with_mnemonic ("_Keep latents");
   gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (keep), s->keep_latents);
+  gtk_widget_set_sensitive (keep, latents);
   gtk_table_attach (GTK_TABLE (grid), keep, 0, 2, row, row + 1,
                     GTK_FILL, GTK_FILL, 0, 0);
   row++;
@@ -790,8 +796,18 @@ export_dialog (RaiiafExportSettings *s)
       if (raiiaf_storage_from_name (storage_choices[i].name) == s->latent_storage)
         gtk_combo_box_set_active (GTK_COMBO_BOX (storage), (gint) i);
     }
-  gimp_table_attach_aligned (GTK_TABLE (grid), 0, row++, "_Latent storage:",
-                             0.0, 0.5, storage, 1, TRUE);
+  storage_label = gimp_table_attach_aligned (GTK_TABLE (grid), 0, row++, "_Latent storage:",
+                                             0.0, 0.5, storage, 1, TRUE);
+  if (latents)
+    {
+      g_object_bind_property (keep, "active", storage, "sensitive", G_BINDING_SYNC_CREATE);
+      g_object_bind_property (keep, "active", storage_label, "sensitive", G_BINDING_SYNC_CREATE);
+    }
+  else
+    {
+      gtk_widget_set_sensitive (storage, FALSE);
+      gtk_widget_set_sensitive (storage_label, FALSE);
+    }
 
   prompt = gtk_entry_new ();
   gtk_entry_set_text (GTK_ENTRY (prompt), s->prompt);
@@ -1210,7 +1226,7 @@ export (gint              nparams,
        * one, else from the last export of any image, which must not
        * change what an image opened from a .raiiaf has of its own. */
       settings_load_last (&s, original, &own);
-      raiiaf_export_settings_protect (&s, image_has_raiiaf (original), own);
+      raiiaf_export_settings_protect (&s, image_has_parasite (original, "raiiaf/"), own);
     }
 
   if (run_mode == GIMP_RUN_INTERACTIVE)
@@ -1221,7 +1237,8 @@ export (gint              nparams,
                                   GIMP_EXPORT_CAN_HANDLE_GRAY    |
                                   GIMP_EXPORT_CAN_HANDLE_INDEXED |
                                   GIMP_EXPORT_CAN_HANDLE_ALPHA);
-      if (export == GIMP_EXPORT_CANCEL || ! export_dialog (&s))
+      if (export == GIMP_EXPORT_CANCEL ||
+          ! export_dialog (&s, image_has_parasite (original, PARASITE_LATENT_PREFIX)))
         {
           if (export == GIMP_EXPORT_EXPORT)
             gimp_image_delete (image);
