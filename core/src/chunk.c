@@ -341,7 +341,7 @@ int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_lim
     uint64_t total = RF_INNER_SIZE + rec->uncompressed_size;
     if (total > SIZE_MAX - 1)
         return rf_fail(msg, RAIIAF_ELIMIT, "%s: too large for this machine", what);
-    uint8_t *buf = malloc((size_t)total + 1);
+    uint8_t *buf = rf_malloc_large((size_t)total + 1);
     if (!buf)
         return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory for %llu bytes", what,
                        (unsigned long long)total);

@@ -281,7 +281,8 @@ struct rf_png_rows {
     uint32_t width, height, next_row;
     size_t stride;
     int format;
-    int how;        /* RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST */
+    int how;        /* RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST, RF_PNG_ONE_THREAD */
+    rf_prefault prefault; /* of the caller's buffer, while inflating */
     uint64_t fast_max; /* the most rows pngfast.c may inflate at once */
     rf_fast *fast;  /* the rows come from here when set (pngfast.c) */
 };
@@ -290,6 +291,7 @@ void rf_png_rows_free(rf_png_rows *r)
 {
     if (!r)
         return;
+    rf_prefault_end(&r->prefault);
     rf_fast_free(r->fast);
     png_destroy_read_struct(&r->png, &r->info, NULL);
     io_done(&r->io);
@@ -393,7 +395,7 @@ converted:
         return rf_fail(msg, RAIIAF_EPNG, "embedded PNG: unexpected row size after conversion");
     if (interlace != PNG_INTERLACE_NONE)
         return RAIIAF_EUNSUPPORTED; /* the caller decides: whole image only */
-    if (r->how == RF_PNG_LIBPNG || r->io.streaming)
+    if ((r->how & RF_PNG_PATH) == RF_PNG_LIBPNG || r->io.streaming)
         return RAIIAF_OK;
     err = rf_fast_open(&r->fast, r->io.data, r->io.size, r->io.pos, &fh, format,
                        r->fast_max, msg);
@@ -450,6 +452,8 @@ int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int form
      * so a huge image is checked in the memory of a few rows. */
     r->fast_max = out ? UINT64_MAX : RF_FAST_ROWS_MAX;
     png_bytep *volatile rows = NULL;
+    if (!(how & RF_PNG_ONE_THREAD))
+        rf_prefault_begin(&r->prefault, out, out_size);
     if (setjmp(r->io.jmp)) {
         err = io_failure(&r->io);
         rf_png_rows_free(r);
@@ -457,10 +461,11 @@ int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int form
         return err;
     }
     err = setup_rows(r, limits, out ? out_size : SIZE_MAX, msg);
+    rf_prefault_end(&r->prefault); /* before the first row is written */
     int passes = err == RAIIAF_EUNSUPPORTED ? 7 : 1;
     if (err == RAIIAF_EUNSUPPORTED) /* interlaced: fine for the whole image */
         err = RAIIAF_OK;
-    if (!err && how == RF_PNG_FAST && !r->fast)
+    if (!err && (how & RF_PNG_PATH) == RF_PNG_FAST && !r->fast)
         err = RAIIAF_EUNSUPPORTED;
     if (!err && r->fast) {
         uint8_t *row = out ? NULL : malloc(r->stride);
@@ -850,6 +855,7 @@ int raiiaf_decode_image(raiiaf_ctx *ctx, int format, void *out, size_t out_size)
     int err = image_call(ctx, out != NULL);
     if (err)
         return err;
-    return rf_png_decode(&ctx->image_in, &ctx->limits, format, out, out_size,
-                         &ctx->msg);
+    return rf_png_decode_how(&ctx->image_in, &ctx->limits, format, out, out_size,
+                             RF_PNG_AUTO | (ctx->threads == 1 ? RF_PNG_ONE_THREAD : 0),
+                             &ctx->msg);
 }

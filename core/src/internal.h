@@ -41,6 +41,24 @@ int rf_fail(rf_msg *msg, int err, const char *fmt, ...)
  * what every writer must stay within. */
 extern const raiiaf_limits rf_default_limits;
 void rf_sha256(const void *data, size_t size, uint8_t out[32]);
+/* malloc() for a buffer of megabytes that is written once, end to end
+ * (a decompressed chunk, an inflated image): backed by huge pages where
+ * the system gives them on request, because faulting in 4 KiB pages costs
+ * more than filling them (about 40 ms for 48 MiB on a virtual machine).
+ * Freed with free(). */
+void *rf_malloc_large(size_t size);
+/* Faults in a caller's output buffer of megabytes on another thread,
+ * while this one inflates: the first write to each 4 KiB page otherwise
+ * costs about as much as the unfiltering. The bytes are not changed;
+ * rf_prefault_end() returns once it is done (at once if it never began:
+ * a small buffer, no thread, no MADV_POPULATE_WRITE). */
+typedef struct rf_prefault {
+    void *thread; /* a pthread_t, kept out of this header; NULL: none */
+    void *start;
+    size_t size;
+} rf_prefault;
+void rf_prefault_begin(rf_prefault *p, void *buf, size_t size);
+void rf_prefault_end(rf_prefault *p);
 /* sha256 in pieces (storage for nettle's context, kept out of this header). */
 typedef struct rf_sha256_ctx {
     _Alignas(8) uint8_t state[128];
@@ -309,8 +327,10 @@ int rf_png_decode(const rf_png_in *in, const raiiaf_limits *limits, int format, 
 /* rf_png_decode through a given path: RF_PNG_AUTO (libdeflate where
  * pngfast.c covers the image, libpng otherwise), RF_PNG_LIBPNG (libpng
  * only), RF_PNG_FAST (libdeflate only: RAIIAF_EUNSUPPORTED where it does
- * not cover the image). The tests compare the two. */
-enum { RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST };
+ * not cover the image). The tests compare the two. RF_PNG_ONE_THREAD,
+ * added to any of them, keeps the work on the calling thread
+ * (raiiaf_ctx_set_threads). */
+enum { RF_PNG_AUTO, RF_PNG_LIBPNG, RF_PNG_FAST, RF_PNG_PATH = 0xff, RF_PNG_ONE_THREAD = 0x100 };
 int rf_png_decode_how(const rf_png_in *in, const raiiaf_limits *limits, int format, void *out,
                       size_t out_size, int how, rf_msg *msg);
 int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **png, size_t *png_size,
@@ -375,6 +395,7 @@ struct raiiaf_ctx {
 
     rf_png_rows *rows;         /* row-by-row decoding under way */
     uint64_t row_buffer_limit; /* raiiaf_ctx_set_row_buffer_limit; 0: default */
+    int threads;               /* raiiaf_ctx_set_threads; 0: default */
 
     rf_text_pair *texts;
     rf_text_pair *texts_sorted; /* the same strings, sorted by key */

@@ -168,9 +168,9 @@ int rf_fast_open(rf_fast **out, const uint8_t *png, size_t size, size_t idat,
     rf_fast *f = calloc(1, sizeof *f);
     uint8_t *joined = NULL;
     if (f)
-        f->filtered = malloc((size_t)filtered);
+        f->filtered = rf_malloc_large((size_t)filtered);
     if (f && f->filtered && count > 1) {
-        joined = malloc((size_t)total);
+        joined = rf_malloc_large((size_t)total);
         if (joined) {
             size_t pos = first, o = 0;
             for (size_t i = 0; i < count; i++) {
@@ -229,11 +229,15 @@ int rf_fast_open(rf_fast **out, const uint8_t *png, size_t size, size_t idat,
 
 /* ---- unfiltering -------------------------------------------------------- */
 
+/* Without branches: on a photograph the choice is random, and a
+ * mispredicted branch per byte costs more than working out all three. */
 static inline uint8_t paeth(uint8_t a, uint8_t b, uint8_t c)
 {
     int p = (int)a + b - c;
     int pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
-    return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+    int ab = pb < pa ? b : a; /* ties go to a, then b, as the standard says */
+    int pab = pb < pa ? pb : pa;
+    return (uint8_t)(pc < pab ? c : ab);
 }
 
 #if defined(__SSE2__)
@@ -489,14 +493,36 @@ static void convert(const rf_fast *f, const uint8_t *cur, uint8_t *out)
     } else if (is_natural(f) && d == 8) {
         if (out != cur)
             memcpy(out, cur, f->rowbytes);
-    } else if (is_natural(f)) {
-        for (size_t i = 0; i < f->rowbytes; i += 2)
-            put16(out + i, get16(cur + i));
+    } else if (is_natural(f)) { /* 16-bit: big-endian to host order */
+        for (size_t i = 0; i < f->rowbytes; i += 2) {
+            uint16_t v;
+            memcpy(&v, cur + i, 2);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+            v = __builtin_bswap16(v);
+#endif
+            memcpy(out + i, &v, 2);
+        }
     } else if (f->ctype == CT_RGB && !f->trns && d == 8 && f->format == RAIIAF_FMT_RGBA8) {
         for (uint32_t x = 0; x < f->width; x++) {
             memcpy(out + 4 * (size_t)x, cur + 3 * (size_t)x, 3);
             out[4 * (size_t)x + 3] = 0xff;
         }
+    } else if (f->ctype == CT_PALETTE &&
+               (f->format == RAIIAF_FMT_RGB8 || f->format == RAIIAF_FMT_RGBA8)) {
+        /* pal[] holds each entry's alpha (0xff without tRNS), as
+         * convert_any would work it out. */
+        if (f->format == RAIIAF_FMT_RGBA8 && d == 8)
+            for (uint32_t x = 0; x < f->width; x++)
+                memcpy(out + 4 * (size_t)x, f->pal[cur[x]], 4);
+        else if (f->format == RAIIAF_FMT_RGBA8)
+            for (uint32_t x = 0; x < f->width; x++)
+                memcpy(out + 4 * (size_t)x, f->pal[sub_sample(cur, x, d)], 4);
+        else if (d == 8)
+            for (uint32_t x = 0; x < f->width; x++)
+                memcpy(out + 3 * (size_t)x, f->pal[cur[x]], 3);
+        else
+            for (uint32_t x = 0; x < f->width; x++)
+                memcpy(out + 3 * (size_t)x, f->pal[sub_sample(cur, x, d)], 3);
     } else {
         convert_any(f, cur, out);
     }
@@ -584,7 +610,7 @@ uint8_t *rf_fast_filter(const uint8_t *const *rows, uint32_t height, size_t rowb
     size_t stride = rowbytes + 1;
     if (stride == 0 || height > SIZE_MAX / stride)
         return NULL;
-    uint8_t *out = malloc(stride * height);
+    uint8_t *out = rf_malloc_large(stride * height);
     uint8_t *scratch = adaptive ? calloc(2, rowbytes) : NULL; /* a row, a zero row */
     if (!out || (adaptive && !scratch)) {
         free(out);
@@ -659,7 +685,7 @@ static bool rle_wins(struct libdeflate_compressor *c, const uint8_t *data, size_
 {
     size_t piece = size / 8 < (128u << 10) ? size / 8 : 128u << 10;
     size_t cap = libdeflate_zlib_compress_bound(c, piece) + compressBound((uLong)piece);
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = rf_malloc_large(cap);
     if (!buf)
         return false;
     uint64_t ours = 0, rle = 0;
@@ -687,8 +713,8 @@ int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
     size_t zbound = compressBound((uLong)size);
     if (zbound > bound && size <= (uLong)-1)
         bound = zbound;
-    uint8_t *buf = malloc(bound ? bound : 1);
-    uint8_t *other = level != 0 && size <= WHOLE_MAX ? malloc(bound ? bound : 1) : NULL;
+    uint8_t *buf = rf_malloc_large(bound);
+    uint8_t *other = level != 0 && size <= WHOLE_MAX ? rf_malloc_large(bound) : NULL;
     size_t n = 0;
     if (other) {
         n = libdeflate_zlib_compress(c, data, size, buf, bound);

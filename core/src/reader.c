@@ -76,6 +76,16 @@ int raiiaf_ctx_set_row_buffer_limit(raiiaf_ctx *ctx, uint64_t max_bytes)
     return RAIIAF_OK;
 }
 
+int raiiaf_ctx_set_threads(raiiaf_ctx *ctx, int threads)
+{
+    if (!ctx)
+        return RAIIAF_EINVAL;
+    if (threads < 0)
+        return rf_fail(&ctx->msg, RAIIAF_EINVAL, "threads must be 0 (the default) or more");
+    ctx->threads = threads;
+    return RAIIAF_OK;
+}
+
 const char *raiiaf_ctx_message(const raiiaf_ctx *ctx)
 {
     return ctx ? ctx->msg.text : RF_NO_OBJECT_MESSAGE;

@@ -89,7 +89,7 @@ static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t 
     }
 
     if (len <= RF_ONE_SHOT_MAX) {
-        uint8_t *whole = malloc(len ? (size_t)len : 1);
+        uint8_t *whole = rf_malloc_large((size_t)len);
         if (!whole) {
             ZSTD_freeDCtx(dctx);
             return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory", what);

@@ -6,9 +6,12 @@
 #include <nettle/sha2.h>
 #include <nettle/version.h>
 #include <png.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <zfp.h>
@@ -67,6 +70,66 @@ void rf_sha256(const void *data, size_t size, uint8_t out[32])
     sha256_init(&c);
     sha256_update(&c, size, data);
     sha256_digest(&c, SHA256_DIGEST_SIZE, out);
+}
+
+void *rf_malloc_large(size_t size)
+{
+#if defined(MADV_HUGEPAGE)
+    enum { HUGE_PAGE = 2u << 20 };
+    if (size >= 2 * (size_t)HUGE_PAGE) {
+        void *p = NULL;
+        /* Whole huge pages only: a partial one at the end is left to 4 KiB
+         * pages by the kernel anyway. */
+        if (posix_memalign(&p, HUGE_PAGE, size) != 0)
+            return NULL;
+        (void)madvise(p, size & ~(size_t)(HUGE_PAGE - 1), MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    return malloc(size ? size : 1);
+}
+
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+#if defined(MADV_POPULATE_WRITE)
+static void *prefault_run(void *arg)
+{
+    rf_prefault *p = arg;
+    (void)madvise(p->start, p->size, MADV_POPULATE_WRITE);
+    return NULL;
+}
+#endif
+
+void rf_prefault_begin(rf_prefault *p, void *buf, size_t size)
+{
+    p->thread = NULL;
+#if defined(MADV_POPULATE_WRITE)
+    enum { PAGE = 4096, WORTH = 8u << 20 };
+    uintptr_t first = ((uintptr_t)buf + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+    uintptr_t end = ((uintptr_t)buf + size) & ~(uintptr_t)(PAGE - 1);
+    if (!buf || size < WORTH || end <= first)
+        return;
+    p->start = (void *)first;
+    p->size = end - first;
+    pthread_t *t = malloc(sizeof *t);
+    if (t && pthread_create(t, NULL, prefault_run, p) == 0)
+        p->thread = t;
+    else
+        free(t);
+#else
+    (void)buf, (void)size;
+#endif
+}
+
+void rf_prefault_end(rf_prefault *p)
+{
+    if (!p->thread)
+        return;
+    pthread_join(*(pthread_t *)p->thread, NULL);
+    free(p->thread);
+    p->thread = NULL;
 }
 
 void rf_hex(const uint8_t *bytes, size_t n, char *out)

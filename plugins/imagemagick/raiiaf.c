@@ -543,6 +543,9 @@ static Image *ReadRAIIAFImage(const ImageInfo *image_info, ExceptionInfo *except
         goto fail;
     }
     err = raiiaf_ctx_set_limits(ctx, &limits);
+    /* "-limit thread 1" (or a policy) keeps the decode on this thread. */
+    if (err == RAIIAF_OK && GetMagickResourceLimit(ThreadResource) <= 1)
+        err = raiiaf_ctx_set_threads(ctx, 1);
     if (err == RAIIAF_OK)
         err = stream != NULL ? raiiaf_stream_open(stream, ctx)
                              : raiiaf_open_memory(ctx, file_data, file_size);

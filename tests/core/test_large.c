@@ -59,6 +59,26 @@ int main(void)
               !memcmp(back, px, (size_t)SIDE * SIDE * 4),
           "pixels back");
     free(back);
+    /* A buffer of 8 MiB or more is faulted in on a second thread while the
+     * image inflates (raiiaf_ctx_set_threads 0, the default); with 1, all
+     * on this one. The same pixels either way, and the bytes past the
+     * image untouched. */
+    size_t big = (size_t)9 << 20, need = (size_t)SIDE * SIDE * 4;
+    for (int threads = 0; threads <= 1; threads++) {
+        uint8_t *buf = malloc(big);
+        memset(buf + need, 0xa5, big - need);
+        CHECK(raiiaf_ctx_set_threads(from_file, threads) == RAIIAF_OK, "threads %d", threads);
+        CHECK(raiiaf_decode_image(from_file, RAIIAF_FMT_RGBA8, buf, big) == RAIIAF_OK &&
+                  !memcmp(buf, px, need),
+              "pixels back into a large buffer, threads %d: %s", threads,
+              raiiaf_ctx_message(from_file));
+        size_t i = need;
+        while (i < big && buf[i] == 0xa5)
+            i++;
+        CHECK(i == big, "threads %d: the buffer past the image is left as it was", threads);
+        free(buf);
+    }
+    CHECK(raiiaf_ctx_set_threads(from_file, -1) == RAIIAF_EINVAL, "threads -1 refused");
     raiiaf_ctx_free(from_file);
     raiiaf_ctx_free(from_mem);
 
