@@ -579,6 +579,38 @@ RAIIAF_API int raiiaf_writer_import_png_bytes(raiiaf_writer *w, const void *png,
 RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts,
                                           size_t count);
 
+/* For a host that re-encodes an image it read from a PNG file whose text
+ * chunks its own PNG reader drops or changes (ImageMagick drops compressed
+ * iTXt and texts over 8 MB and picks chunk types of its own; GIMP keeps
+ * only a "Comment"): the text chunks of that file (png, size bytes) go
+ * into the writer's image (given before), copied byte for byte in their
+ * order before its image data, in place of the image's own text chunks
+ * (its XMP stays). Chunks a PNG reader would refuse (bad CRC, keyword or
+ * fields, zlib data that does not inflate or inflates past 256 MiB) are
+ * left out; more than 4096 text chunks fail with RAIIAF_ELIMIT.
+ * What the user did to the texts in the host wins. `now` are the host's
+ * texts as they are at export (keyword, text; may be NULL), `read` those
+ * its reader made of the file (NULL when the host cannot say); keywords
+ * are compared without regard to ASCII case, as ImageMagick does. For
+ * each keyword of the file's chunks:
+ *   - no text now but one read (the user removed it): its chunks are left
+ *     out;
+ *   - a text now that equals neither what was read nor the file's first
+ *     chunk of the keyword (the user changed it): that text is written
+ *     instead, once, as that chunk's kind (tEXt, zTXt, iTXt with its
+ *     language and translated keyword; iTXt when the text is not
+ *     Latin-1);
+ *   - otherwise (no text now and none read: the host could not read it;
+ *     or the same text): the file's chunks, as they were.
+ * Texts of `now` under keywords the file has no chunk of, and that differ
+ * from what was read, follow (as raiiaf_encode_png writes texts).
+ * RAIIAF_ENOTPNG if png does not start as a PNG; its chunks are walked as
+ * far as they are whole. Call raiiaf_writer_import_png_text() after it to
+ * record what the image now holds. */
+RAIIAF_API int raiiaf_writer_keep_png_texts(raiiaf_writer *w, const void *png, size_t size,
+                                            const raiiaf_png_text *now, size_t now_count,
+                                            const raiiaf_png_text *read, size_t read_count);
+
 /* The environment JSON, stored as given (must be an object). Without it the
  * writer describes its own software: os, libraiiaf and its libraries, and
  * the host application of raiiaf_writer_set_software(). */

@@ -278,6 +278,11 @@ int rf_inflate_capped(const uint8_t *data, size_t size, size_t cap_max, char **o
                       size_t *out_size);
 /* Latin-1 (tEXt, zTXt) as UTF-8, malloc'd; *out_size may be NULL. */
 char *rf_latin1_to_utf8(const uint8_t *s, size_t n, size_t *out_size);
+/* The image img with its text chunks (XMP aside) replaced by those of src
+ * as raiiaf_writer_keep_png_texts() chooses them; *out malloc'd. */
+int rf_png_keep_texts(const uint8_t *img, size_t img_size, const uint8_t *src, size_t src_size,
+                      const raiiaf_png_text *now, size_t now_count, const raiiaf_png_text *read,
+                      size_t read_count, uint8_t **out, size_t *out_size, rf_msg *msg);
 
 /* ---- the AI tools' PNG text (aimeta.c) ---- */
 /* Recognises the tools' layouts in a PNG's text chunks (or in texts a host

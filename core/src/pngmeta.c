@@ -531,3 +531,315 @@ int raiiaf_encode_png(const raiiaf_pixels *px, int compression_level,
     *size = enc_size;
     return RAIIAF_OK;
 }
+
+/* ---- the texts of the PNG a host read, into the PNG it re-encoded ---- */
+
+/* Text chunks of one file looked at, and what one may inflate to before it
+ * is taken for a zip bomb and left out. */
+#define KEEP_MAX_CHUNKS 4096
+#define KEEP_MAX_INFLATE (256u << 20)
+
+typedef struct src_text {
+    size_t pos, len;     /* the chunk's start in the file, its data length */
+    char *keyword;       /* UTF-8 */
+    size_t first;        /* the first chunk of the same keyword */
+    int decision;        /* KEEP_... */
+} src_text;
+
+enum { KEEP_UNDECIDED, KEEP_VERBATIM, KEEP_REPLACED, KEEP_DROPPED };
+
+static bool keyword_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return *a == *b;
+}
+
+static const raiiaf_png_text *host_text(const raiiaf_png_text *list, size_t n, const char *kw)
+{
+    for (size_t i = 0; list && i < n; i++)
+        if (list[i].keyword && list[i].text && keyword_eq(list[i].keyword, kw))
+            return &list[i];
+    return NULL;
+}
+
+static bool same_text(const raiiaf_png_text *a, const raiiaf_png_text *b)
+{
+    return a && b && a->size == b->size && !memcmp(a->text, b->text, a->size);
+}
+
+/* Where a text chunk's text starts and how it is stored; false for a chunk
+ * a reader refuses (no keyword, unknown compression, iTXt fields cut). */
+static bool text_layout(const uint8_t *type, const uint8_t *d, size_t len, size_t *body,
+                        int *compressed, int *latin1, size_t *lang, size_t *trans)
+{
+    const uint8_t *nul = memchr(d, 0, len);
+    if (!nul || nul == d || nul - d > 79)
+        return false;
+    size_t p = (size_t)(nul - d) + 1;
+    *compressed = 0;
+    *latin1 = 1;
+    if (!memcmp(type, "tEXt", 4)) {
+        *body = p;
+        return true;
+    }
+    if (!memcmp(type, "zTXt", 4)) {
+        *compressed = 1;
+        *body = p + 1;
+        return p < len && d[p] == 0;
+    }
+    *latin1 = 0;
+    if (len - p < 2 || d[p] > 1 || d[p + 1] != 0)
+        return false;
+    *compressed = d[p];
+    *lang = p + 2;
+    const uint8_t *lnul = memchr(d + *lang, 0, len - *lang);
+    if (!lnul)
+        return false;
+    *trans = (size_t)(lnul - d) + 1;
+    const uint8_t *tnul = memchr(d + *trans, 0, len - *trans);
+    if (!tnul)
+        return false;
+    *body = (size_t)(tnul - d) + 1;
+    return true;
+}
+
+/* A zlib stream that inflates whole, to at most KEEP_MAX_INFLATE bytes. */
+static bool zlib_whole(const uint8_t *data, size_t size)
+{
+    uint8_t scratch[16384];
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit(&zs) != Z_OK)
+        return false;
+    zs.next_in = (Bytef *)data;
+    zs.avail_in = (uInt)size;
+    int zr;
+    do {
+        zs.next_out = scratch;
+        zs.avail_out = sizeof scratch;
+        zr = inflate(&zs, Z_NO_FLUSH);
+    } while (zr == Z_OK && zs.total_out <= KEEP_MAX_INFLATE && zs.avail_out == 0);
+    bool ok = zr == Z_STREAM_END && zs.total_out <= KEEP_MAX_INFLATE;
+    inflateEnd(&zs);
+    return ok;
+}
+
+/* Whether the chunk's text is `s` (n bytes of UTF-8), its Latin-1 read as
+ * UTF-8 or its bytes as they are (a host may hand Latin-1 on unchanged). */
+static bool chunk_text_is(const uint8_t *type, const uint8_t *d, size_t len, const char *s,
+                          size_t n)
+{
+    size_t body, lang, trans;
+    int compressed, latin1;
+    if (!text_layout(type, d, len, &body, &compressed, &latin1, &lang, &trans))
+        return false;
+    const uint8_t *src = d + body;
+    size_t sn = len - body;
+    char *raw = NULL;
+    if (compressed) {
+        size_t got;
+        if (rf_inflate_capped(src, sn, n + 1, &raw, &got) != RF_INFLATE_OK)
+            return false;
+        src = (const uint8_t *)raw;
+        sn = got;
+    }
+    bool eq = sn == n && !memcmp(src, s, n);
+    if (!eq && sn <= n && (latin1 || rf_utf8_valid_prefix(src, sn) != sn)) {
+        size_t un;
+        char *u = rf_latin1_to_utf8(src, sn, &un);
+        eq = u && un == n && !memcmp(u, s, n);
+        free(u);
+    }
+    free(raw);
+    return eq;
+}
+
+static bool is_text_type(const uint8_t *type)
+{
+    return !memcmp(type, "tEXt", 4) || !memcmp(type, "zTXt", 4) || !memcmp(type, "iTXt", 4);
+}
+
+static bool is_xmp_chunk(const uint8_t *type, const uint8_t *d, size_t len)
+{
+    size_t n = sizeof XMP_KEYWORD;
+    return !memcmp(type, "iTXt", 4) && len >= n && !memcmp(d, XMP_KEYWORD, n);
+}
+
+static void src_texts_free(src_text *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i].keyword);
+    free(list);
+}
+
+/* The file's text chunks that a PNG reader takes (CRC right, keyword and
+ * fields whole, zlib data that inflates), XMP aside. */
+static int source_texts(const uint8_t *src, size_t size, src_text **out, size_t *count,
+                        rf_msg *msg)
+{
+    src_text *list = NULL;
+    size_t n = 0, pos = 8;
+    *out = NULL;
+    *count = 0;
+    while (pos + 12 <= size) {
+        uint32_t len = get_be32(src + pos);
+        const uint8_t *type = src + pos + 4, *d = src + pos + 8;
+        if (len > size - pos - 12 || !memcmp(type, "IEND", 4))
+            break;
+        size_t body, lang, trans;
+        int compressed, latin1;
+        if (is_text_type(type) && !is_xmp_chunk(type, d, len) &&
+            (uint32_t)crc32(0, type, len + 4) == get_be32(d + len) &&
+            text_layout(type, d, len, &body, &compressed, &latin1, &lang, &trans) &&
+            (!compressed || zlib_whole(d + body, len - body))) {
+            if (n == KEEP_MAX_CHUNKS) {
+                src_texts_free(list, n);
+                return rf_fail(msg, RAIIAF_ELIMIT, "the PNG holds more than %d text chunks",
+                               KEEP_MAX_CHUNKS);
+            }
+            src_text *grown = realloc(list, (n + 1) * sizeof *list);
+            if (!grown) {
+                src_texts_free(list, n);
+                return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+            }
+            list = grown;
+            src_text *t = &list[n];
+            memset(t, 0, sizeof *t);
+            t->pos = pos;
+            t->len = len;
+            t->keyword = rf_latin1_to_utf8(d, strlen((const char *)d), NULL);
+            if (!t->keyword) {
+                src_texts_free(list, n);
+                return rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+            }
+            t->first = n;
+            for (size_t i = 0; i < n; i++)
+                if (list[i].first == i && keyword_eq(list[i].keyword, t->keyword)) {
+                    t->first = i;
+                    break;
+                }
+            n++;
+        }
+        pos += 12 + (size_t)len;
+    }
+    *out = list;
+    *count = n;
+    return RAIIAF_OK;
+}
+
+/* The chunks that go out, in the file's order: see
+ * raiiaf_writer_keep_png_texts() in raiiaf.h for the rule. */
+static int kept_chunks(const uint8_t *src, src_text *list, size_t n, const raiiaf_png_text *now,
+                       size_t now_count, const raiiaf_png_text *read, size_t read_count,
+                       rf_buf *b, rf_msg *msg)
+{
+    int err = RAIIAF_OK;
+    for (size_t i = 0; !err && i < n; i++) {
+        src_text *t = &list[i];
+        const uint8_t *type = src + t->pos + 4, *d = src + t->pos + 8;
+        if (t->first != i) { /* a later chunk of a keyword: as the first went */
+            if (list[t->first].decision == KEEP_VERBATIM)
+                err = rf_buf_append(b, src + t->pos, t->len + 12)
+                          ? rf_fail(msg, RAIIAF_ENOMEM, "out of memory") : RAIIAF_OK;
+            continue;
+        }
+        const raiiaf_png_text *cur = host_text(now, now_count, t->keyword);
+        const raiiaf_png_text *was = host_text(read, read_count, t->keyword);
+        if (!cur)
+            t->decision = was ? KEEP_DROPPED : KEEP_VERBATIM;
+        else if (same_text(cur, was) || chunk_text_is(type, d, t->len, cur->text, cur->size))
+            t->decision = KEEP_VERBATIM;
+        else
+            t->decision = KEEP_REPLACED;
+        if (t->decision == KEEP_VERBATIM) {
+            if (rf_buf_append(b, src + t->pos, t->len + 12))
+                err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+        } else if (t->decision == KEEP_REPLACED) {
+            /* the user's text in the chunk kind it replaces */
+            size_t body, lang, trans;
+            int compressed, latin1;
+            (void)text_layout(type, d, t->len, &body, &compressed, &latin1, &lang, &trans);
+            char *language = latin1 ? NULL : rf_strndup((const char *)d + lang, trans - lang - 1);
+            char *translated = latin1 ? NULL : rf_strndup((const char *)d + trans,
+                                                          body - trans - 1);
+            if (!latin1 && (!language || !translated)) {
+                err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+            } else {
+                raiiaf_png_text x = *cur;
+                x.compressed = compressed;
+                x.international = !latin1;
+                x.language = language ? language : "";
+                x.translated_keyword = translated ? translated : "";
+                err = text_chunk(b, &x, msg);
+            }
+            free(language);
+            free(translated);
+        }
+    }
+    /* The host's texts under keywords the file has none of. */
+    for (size_t k = 0; !err && k < now_count; k++) {
+        const raiiaf_png_text *cur = &now[k];
+        if (!cur->keyword || !cur->text || !strcmp(cur->keyword, XMP_KEYWORD) ||
+            (read && same_text(cur, host_text(read, read_count, cur->keyword))))
+            continue;
+        bool in_file = false;
+        for (size_t i = 0; i < n && !in_file; i++)
+            in_file = keyword_eq(list[i].keyword, cur->keyword);
+        if (!in_file && host_text(now, now_count, cur->keyword) == cur)
+            err = text_chunk(b, cur, msg);
+    }
+    return err;
+}
+
+int rf_png_keep_texts(const uint8_t *img, size_t img_size, const uint8_t *src, size_t src_size,
+                      const raiiaf_png_text *now, size_t now_count, const raiiaf_png_text *read,
+                      size_t read_count, uint8_t **out, size_t *out_size, rf_msg *msg)
+{
+    src_text *list;
+    size_t n;
+    int err = source_texts(src, src_size, &list, &n, msg);
+    if (err)
+        return err;
+    rf_buf texts = {0}, png = {0};
+    err = kept_chunks(src, list, n, now, now_count, read, read_count, &texts, msg);
+    src_texts_free(list, n);
+    /* The image's own text chunks give way (XMP stays); the kept ones go
+     * before its first IDAT, as raiiaf_encode_png puts them. */
+    size_t pos = 8;
+    bool placed = false;
+    if (!err && rf_buf_append(&png, img, 8))
+        err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+    while (!err && pos + 12 <= img_size) {
+        uint32_t len = get_be32(img + pos);
+        const uint8_t *type = img + pos + 4;
+        if (len > img_size - pos - 12)
+            break;
+        if (!placed && (!memcmp(type, "IDAT", 4) || !memcmp(type, "IEND", 4))) {
+            placed = true;
+            if (texts.size && rf_buf_append(&png, texts.data, texts.size))
+                err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+        }
+        if (!err && !(is_text_type(type) && !is_xmp_chunk(type, img + pos + 8, len)) &&
+            rf_buf_append(&png, img + pos, (size_t)len + 12))
+            err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
+        pos += 12 + (size_t)len;
+    }
+    rf_buf_free(&texts);
+    if (!err && !placed)
+        err = rf_fail(msg, RAIIAF_EPNG, "the image has no image data");
+    if (err) {
+        rf_buf_free(&png);
+        return err;
+    }
+    *out = png.data;
+    *out_size = png.size;
+    return RAIIAF_OK;
+}

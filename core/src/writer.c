@@ -565,6 +565,34 @@ int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_text *texts, s
     return rf_ai_import_texts(w->model_info, w->extras, texts, count, &w->msg);
 }
 
+int raiiaf_writer_keep_png_texts(raiiaf_writer *w, const void *png, size_t size,
+                                 const raiiaf_png_text *now, size_t now_count,
+                                 const raiiaf_png_text *read, size_t read_count)
+{
+    if (!w)
+        return RAIIAF_EINVAL;
+    if (!png || (!now && now_count) || (!read && read_count))
+        return RF_BAD_ARGS(&w->msg);
+    if (!w->png)
+        return rf_fail(&w->msg, RAIIAF_EBADSTATE, "no image given to the writer");
+    if (!rf_is_png(png, size))
+        return rf_fail(&w->msg, RAIIAF_ENOTPNG, "the bytes given hold no PNG");
+    uint8_t *out;
+    size_t out_size;
+    int err = rf_png_keep_texts(w->png, w->png_size, png, size, now, now_count, read, read_count,
+                                &out, &out_size, &w->msg);
+    if (err)
+        return err;
+    if (out_size > UINT32_MAX - RF_INNER_SIZE) {
+        free(out);
+        return rf_fail(&w->msg, RAIIAF_ELIMIT, "the image is larger than a chunk can hold (4 GiB)");
+    }
+    free(w->png);
+    w->png = out;
+    w->png_size = out_size;
+    return RAIIAF_OK;
+}
+
 int raiiaf_writer_set_env_json(raiiaf_writer *w, const char *json, size_t size)
 {
     if (!w)

@@ -830,11 +830,43 @@ raiiaf_writer_add_parasites (raiiaf_writer              *w,
 /* What the library takes as a PNG at most: its image chunk limit. */
 #define SOURCE_PNG_MAX ((goffset) 1 << 30)
 
+/* GIMP's PNG loader makes the file's "Comment" the image comment: what the
+ * user left of it is the host's text for that keyword. */
+static int
+keep_source_texts (raiiaf_writer        *w,
+                   gconstpointer         png,
+                   gsize                 size,
+                   RaiiafParasiteLookup  lookup,
+                   gpointer              user_data)
+{
+  GBytes         *comment = lookup ("gimp-comment", user_data);
+  raiiaf_png_text now = { 0 };
+  int             err;
+
+  if (comment)
+    {
+      gsize         n;
+      const gchar  *text = g_bytes_get_data (comment, &n);
+
+      now.keyword = "Comment";
+      now.text    = text;
+      now.size    = text ? strnlen (text, n) : 0;
+      if (! text || ! g_utf8_validate (text, now.size, NULL))
+        g_clear_pointer (&comment, g_bytes_unref);
+    }
+  err = raiiaf_writer_keep_png_texts (w, png, size, comment ? &now : NULL, comment ? 1 : 0,
+                                      NULL, 0);
+  if (comment)
+    g_bytes_unref (comment);
+  return err ? err : raiiaf_writer_import_png_text (w);
+}
+
 gboolean
 raiiaf_writer_import_source_png (raiiaf_writer        *w,
                                  const gchar          *path,
                                  RaiiafParasiteLookup  lookup,
                                  gpointer              user_data,
+                                 gboolean              keep_texts,
                                  const gchar          *display_name,
                                  GError              **error)
 {
@@ -860,8 +892,12 @@ raiiaf_writer_import_source_png (raiiaf_writer        *w,
       raiiaf_check_signature (g_mapped_file_get_contents (mapped),
                               g_mapped_file_get_length (mapped)) == 0)
     {
-      err = raiiaf_writer_import_png_bytes (w, g_mapped_file_get_contents (mapped),
-                                            g_mapped_file_get_length (mapped));
+      if (keep_texts)
+        err = keep_source_texts (w, g_mapped_file_get_contents (mapped),
+                                 g_mapped_file_get_length (mapped), lookup, user_data);
+      else
+        err = raiiaf_writer_import_png_bytes (w, g_mapped_file_get_contents (mapped),
+                                              g_mapped_file_get_length (mapped));
       if (err == RAIIAF_ENOTPNG)
         err = RAIIAF_OK;
     }

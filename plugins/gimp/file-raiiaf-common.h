@@ -252,16 +252,20 @@ gboolean raiiaf_writer_add_parasites (raiiaf_writer              *w,
                                       const gchar                *display_name,
                                       GError                    **error);
 
-/* The AI tools' PNG text (ComfyUI's prompt and workflow, AUTOMATIC1111's
- * parameters, ...) of the PNG the image was imported from: GIMP's PNG
- * loader keeps only a "Comment" chunk, so the export reads them from
- * that file (`path`, may be NULL) into the manifest, when it is a PNG and
- * the image carries no manifest of its own. A file that cannot be read is
- * skipped: it never fails the export. */
+/* The text chunks of the PNG the image was imported from (ComfyUI's
+ * prompt and workflow, AUTOMATIC1111's parameters, ...): GIMP's PNG loader
+ * keeps only a "Comment" chunk, so the export reads them from that file
+ * (`path`, may be NULL), when it is a PNG and the image carries no
+ * manifest of its own. With `keep_texts` (the export's text option) they
+ * go into the embedded PNG as they were (a comment the user changed in
+ * GIMP wins over the file's "Comment") and into the manifest from there;
+ * without, into the manifest only. Call it once the writer has the image.
+ * A file that cannot be read is skipped: it never fails the export. */
 gboolean raiiaf_writer_import_source_png (raiiaf_writer        *w,
                                           const gchar          *path,
                                           RaiiafParasiteLookup  lookup,
                                           gpointer              user_data,
+                                          gboolean              keep_texts,
                                           const gchar          *display_name,
                                           GError              **error);
 

@@ -1152,10 +1152,11 @@ export_image (const gchar                *path,
                                    lookup_parasite, GINT_TO_POINTER (original),
                                    s->keep_latents, s->latent_storage,
                                    display_name, error) &&
-      raiiaf_writer_import_source_png (w, imported_path, lookup_parasite,
-                                       GINT_TO_POINTER (original), display_name, error) &&
       set_image_from_drawable (w, image, drawable, original, origin, s,
-                               display_name, &unchanged, error))
+                               display_name, &unchanged, error) &&
+      raiiaf_writer_import_source_png (w, imported_path, lookup_parasite,
+                                       GINT_TO_POINTER (original), s->metadata.text,
+                                       display_name, error))
     {
       gimp_progress_update (0.5);
       ok = raiiaf_writer_finish (w, s, unchanged, GIMP_VERSION, path, display_name, error);

@@ -1236,16 +1236,6 @@ export_image (GFile               *file,
                                      gimp_file_get_utf8_name (file), error))
     goto out;
 
-  imported = gimp_image_get_imported_file (original);
-  imported_path = imported ? g_file_get_path (imported) : NULL;
-  ok = raiiaf_writer_import_source_png (w, imported_path, lookup_parasite, original,
-                                        gimp_file_get_utf8_name (file), error);
-  g_free (imported_path);
-  g_clear_object (&imported);
-  if (! ok)
-    goto out;
-  ok = FALSE;
-
   g_object_get (config, "prompt", &prompt, "model", &model, NULL);
   if (prompt && *prompt &&
       (err = raiiaf_writer_set_text (w, "prompt", prompt)))
@@ -1263,6 +1253,18 @@ export_image (GFile               *file,
   if (! set_image (w, image, drawable, original, origin, config, file,
                    &unchanged, error))
     goto out;
+  /* The imported PNG's own text chunks, into the image just encoded: the
+   * config's prompt and model, set above, stay. */
+  imported = gimp_image_get_imported_file (original);
+  imported_path = imported ? g_file_get_path (imported) : NULL;
+  ok = raiiaf_writer_import_source_png (w, imported_path, lookup_parasite, original,
+                                        config_flag (config, "include-text"),
+                                        gimp_file_get_utf8_name (file), error);
+  g_free (imported_path);
+  g_clear_object (&imported);
+  if (! ok)
+    goto out;
+  ok = FALSE;
   gimp_progress_update (0.5);
 
   /* Pixels as opened: the latents still describe the image, nothing to

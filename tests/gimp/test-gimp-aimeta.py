@@ -3,11 +3,16 @@
 # (tests/ai_pngs.py) opened as GIMP opens a file the user names (command
 # line, File > Open: the image remembers the file it was imported from),
 # exported as .raiiaf by the plug-in; the export must carry the prompt,
-# settings and every text chunk. GIMP's own PNG loader keeps only a
-# "Comment" chunk (the gimp-comment parasite); the plug-in reads the rest
-# from the imported file.
+# settings and every text chunk, in the manifest and in its embedded PNG,
+# byte for byte (keyword, chunk type, compression, language, translated
+# keyword, text, in order). GIMP's own PNG loader keeps only a "Comment"
+# chunk (the gimp-comment parasite); the plug-in reads the rest from the
+# imported file. Each export is then opened in GIMP and exported again,
+# as it is and with its pixels inverted: both keep every text chunk.
+# One PNG has its comment changed in GIMP: the export writes the new one.
 #
 #   test-gimp-aimeta.py --plugin PATH --probe PATH --gimp PROGRAM --api 3.0|2.0
+#                       [--tool PATH]
 #
 # GIMP 2.10 opens command-line files interactively (its PNG loader needs a
 # display), so it runs under xvfb-run.
@@ -23,7 +28,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ai_pngs import cases, import_problems  # noqa: E402
+from ai_pngs import cases, import_problems, png_texts, recorded  # noqa: E402
 
 failures = 0
 
@@ -36,31 +41,75 @@ def check(cond, what):
     return cond
 
 
+# The PNG whose comment is changed in GIMP before the export.
+EDITED = 'novelai'
+EDITED_COMMENT = '{"prompt": "changed in GIMP"}'
+
 GIMP3_SCRIPT = r'''
 import os
 from gi.repository import Gimp, Gio
+NI = Gimp.RunMode.NONINTERACTIVE
 out = os.environ["RAIIAF_AIMETA_OUT"]
+edited, comment = os.environ["RAIIAF_AIMETA_EDITED"].split("\n", 1)
+def path(name):
+    return Gio.File.new_for_path(os.path.join(out, name))
 with open(os.path.join(out, "gimp.log"), "w") as log:
     for img in Gimp.get_images():
         f = img.get_imported_file()
         name = os.path.basename(f.get_path())[:-4] if f else "unknown"
-        ok = Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, img,
-                            Gio.File.new_for_path(os.path.join(out, name + ".raiiaf")), None)
+        if name == edited:
+            img.attach_parasite(Gimp.Parasite.new("gimp-comment", Gimp.PARASITE_PERSISTENT,
+                                                  (comment + "\0").encode()))
+            name += "-comment"
+        ok = Gimp.file_save(NI, img, path(name + ".raiiaf"), None)
         log.write("%s %s\n" % (name, ok))
+        again = Gimp.file_load(NI, path(name + ".raiiaf"))
+        Gimp.file_save(NI, again, path(name + "-again.raiiaf"), None)
+        again.get_layers()[0].invert(False)
+        Gimp.file_save(NI, again, path(name + "-inverted.raiiaf"), None)
 '''
 
 GIMP2_SCRIPT = r'''
+(define (save img path)
+  (gimp-file-save RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) path path))
 (let loop ((imgs (vector->list (cadr (gimp-image-list)))))
   (if (pair? imgs)
     (let* ((img (car imgs))
            (uri (car (gimp-image-get-imported-uri img)))
            (base (car (reverse (strbreakup uri "/"))))
-           (name (substring base 0 (- (string-length base) 4)))
-           (path (string-append "%s/" name ".raiiaf")))
-      (gimp-file-save RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img))
-                      path path)
+           (plain (substring base 0 (- (string-length base) 4)))
+           (name (if (string=? plain "%(edited)s")
+                     (begin
+                       (gimp-image-attach-parasite img (list "gimp-comment" 1 "%(comment)s"))
+                       (string-append plain "-comment"))
+                     plain))
+           (path (string-append "%(out)s/" name ".raiiaf")))
+      (save img path)
+      (let ((again (car (gimp-file-load RUN-NONINTERACTIVE path path))))
+        (save again (string-append "%(out)s/" name "-again.raiiaf"))
+        (gimp-drawable-invert (car (gimp-image-get-active-drawable again)) FALSE)
+        (save again (string-append "%(out)s/" name "-inverted.raiiaf")))
       (loop (cdr imgs)))))
 '''
+
+
+def dump(args, work, out, label):
+    """The manifest and embedded PNG of OUT/LABEL.raiiaf (raiiaf extract
+    when the tool is given, the probe otherwise), or (None, None)."""
+    path = os.path.join(out, label + '.raiiaf')
+    if not check(os.path.exists(path), '%s: GIMP exported %s.raiiaf' % (label, label)):
+        return None, None
+    folder = os.path.join(work, label + '.dump')
+    os.makedirs(folder)
+    cmd = ([args.tool, 'extract', path, '-o', folder] if args.tool
+           else [args.probe, 'dump', path, folder])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if not check(r.returncode == 0, '%s: the export unpacks: %s' % (label, r.stderr.strip())):
+        return None, None
+    with open(os.path.join(folder, 'manifest.json'), encoding='utf-8') as f:
+        manifest = json.load(f)['raiiaf_metadata']
+    with open(os.path.join(folder, 'image.png'), 'rb') as f:
+        return manifest, f.read()
 
 
 def main():
@@ -69,6 +118,7 @@ def main():
     ap.add_argument('--probe', required=True)
     ap.add_argument('--gimp', required=True)
     ap.add_argument('--api', default='3.0')
+    ap.add_argument('--tool', help='the raiiaf tool: the embedded PNG through raiiaf extract')
     args = ap.parse_args()
     args.plugin = os.path.abspath(args.plugin)
     args.probe = os.path.abspath(args.probe)
@@ -81,6 +131,7 @@ def main():
         profile = 'GIMP2_DIRECTORY' if args.api == '2.0' else 'GIMP3_DIRECTORY'
         env[profile] = os.path.join(work, 'profile')
         env['RAIIAF_AIMETA_OUT'] = out = os.path.join(work, 'out')
+        env['RAIIAF_AIMETA_EDITED'] = EDITED + '\n' + EDITED_COMMENT
         env.pop('DISPLAY', None)
         plugdir = os.path.join(env[profile], 'plug-ins', 'file-raiiaf')
         os.makedirs(plugdir)
@@ -96,7 +147,9 @@ def main():
             pngs.append(path)
         if args.api == '2.0':
             cmd = ['xvfb-run', '-a', args.gimp, '-i', '-d', '-f',
-                   '-b', GIMP2_SCRIPT % out, '-b', '(gimp-quit 0)', *pngs]
+                   '-b', GIMP2_SCRIPT % {'out': out, 'edited': EDITED,
+                                         'comment': EDITED_COMMENT.replace('"', '\\"')},
+                   '-b', '(gimp-quit 0)', *pngs]
         else:
             script = os.path.join(work, 'export.py')
             with open(script, 'w') as f:
@@ -110,19 +163,24 @@ def main():
             output = str(e.stdout or '') + str(e.stderr or '')
         check('Plug-in crashed: "file-raiiaf' not in output, 'no plug-in crash')
         for name, (data, exp) in all_cases.items():
-            path = os.path.join(out, name + '.raiiaf')
-            if not check(os.path.exists(path), '%s: GIMP exported %s.raiiaf' % (name, name)):
-                continue
-            dump = os.path.join(work, name + '.dump')
-            os.makedirs(dump)
-            r = subprocess.run([args.probe, 'dump', path, dump], capture_output=True, text=True)
-            if not check(r.returncode == 0, '%s: the export dumps: %s' % (name, r.stderr.strip())):
-                continue
-            with open(os.path.join(dump, 'manifest.json'), encoding='utf-8') as f:
-                manifest = json.load(f)['raiiaf_metadata']
-            problems = import_problems(name, manifest, data, exp)
-            check(not problems, '%s: prompt, settings and every text chunk carried %s'
-                  % (name, '; '.join(problems)))
+            texts = png_texts(data)
+            edited = name == EDITED
+            if edited:
+                name += '-comment'
+                texts = [t if t[1] != 'Comment' else t[:5] + (EDITED_COMMENT,) for t in texts]
+            for variant in ('', '-again', '-inverted'):
+                label = name + variant
+                manifest, image = dump(args, work, out, label)
+                if manifest is None:
+                    continue
+                if not variant and not edited:
+                    problems = import_problems(name, manifest, data, exp)
+                    check(not problems, '%s: prompt, settings and every text chunk carried %s'
+                          % (name, '; '.join(problems)))
+                got = png_texts(image)
+                check(got == texts, '%s: the embedded PNG holds every text chunk byte for byte'
+                      '%s' % (label, '' if got == texts else ': %r, expected %r' % (got, texts)))
+                check(recorded(manifest) == texts, '%s: the manifest records them' % label)
         if failures:
             print(output[-4000:])
     return 1 if failures else 0
