@@ -144,13 +144,14 @@ RAIIAF_API int raiiaf_ctx_set_pixel_limit(raiiaf_ctx *ctx, uint64_t max_pixels);
  * 0 restores the default. Takes effect at the next begin. */
 RAIIAF_API int raiiaf_ctx_set_row_buffer_limit(raiiaf_ctx *ctx, uint64_t max_bytes);
 
-/* How many threads one raiiaf_decode_image() may use. 0, the default, is
- * two for an output buffer of 8 MiB or more: while the calling thread
- * inflates the image, a second one faults in the buffer's pages (on Linux
- * 5.14 and later), which otherwise costs a large image about as much as
- * unfiltering it. 1 keeps all the work on the calling thread, for a host
- * that runs a decode per core or limits its threads. The pixels are the
- * same either way. */
+/* How many threads reading the image may use. 0, the default, is two for
+ * an image of megabytes: while the calling thread decompresses the image
+ * chunk from the file, a second one computes its sha256; while the calling
+ * thread inflates the PNG, a second one faults in the pages of the output
+ * buffer (Linux 5.14 and later), which otherwise costs a large image about
+ * as much as unfiltering it. 1 keeps all the work on the calling thread,
+ * for a host that runs a decode per core or limits its threads. The
+ * results are the same either way. Set it before the image is read. */
 RAIIAF_API int raiiaf_ctx_set_threads(raiiaf_ctx *ctx, int threads);
 
 /* The last error's message, naming the record and what was wrong

@@ -332,10 +332,9 @@ int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_
     return check_digest(h, rec, msg);
 }
 
-int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
-                    uint8_t **alloc, const uint8_t **payload, rf_msg *msg)
+int rf_load_payload(const rf_source *src, const rf_record *rec, int threads, uint8_t **alloc,
+                    const uint8_t **payload, rf_msg *msg)
 {
-    (void)limits; /* sizes were checked against the limits with the record */
     char what[48];
     snprintf(what, sizeof what, "chunk %zu (%s)", rec->position, rf_type_name(rec->type));
     uint64_t total = RF_INNER_SIZE + rec->uncompressed_size;
@@ -345,13 +344,17 @@ int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_lim
     if (!buf)
         return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory for %llu bytes", what,
                        (unsigned long long)total);
+    uint8_t h[32];
     int err = rec->compressed
-                  ? rf_unzstd_exact(src, rec->offset, rec->compressed_size, buf, total, msg, what)
+                  ? rf_unzstd_exact_hashed(src, rec->offset, rec->compressed_size, buf, total,
+                                           RF_INNER_SIZE, threads != 1, h, msg, what)
                   : rf_source_read(src, rec->offset, buf, (size_t)total, msg, what);
+    if (!err && !rec->compressed)
+        rf_sha256(buf + RF_INNER_SIZE, (size_t)rec->uncompressed_size, h);
     if (!err)
         err = rf_check_inner(buf, rec, rec->uncompressed_size, msg);
     if (!err)
-        err = rf_check_hash(buf + RF_INNER_SIZE, (size_t)rec->uncompressed_size, rec, msg);
+        err = check_digest(h, rec, msg);
     if (err) {
         free(buf);
         return err;

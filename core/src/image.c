@@ -679,7 +679,7 @@ int rf_png_encode(const raiiaf_pixels *px, int level, uint8_t **out, size_t *out
 static int load_whole_image(raiiaf_ctx *ctx, rf_msg *msg)
 {
     const rf_record *rec = &ctx->records[ctx->data_record];
-    int err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->image_alloc, &ctx->image, msg);
+    int err = rf_load_payload(&ctx->src, rec, ctx->threads, &ctx->image_alloc, &ctx->image, msg);
     if (err)
         return err;
     ctx->image_size = (size_t)rec->uncompressed_size;

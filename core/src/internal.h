@@ -130,6 +130,14 @@ int rf_source_read(const rf_source *src, uint64_t off, void *buf, size_t len, rf
  * and *got receives it; then out is allocated here). */
 int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
                     uint64_t expect, rf_msg *msg, const char *what);
+/* rf_unzstd_exact, and the sha256 of out[skip, expect) into digest. With
+ * alongside, a payload of RF_HASH_ALONGSIDE_MIN bytes or more streamed
+ * from a file is hashed on a second thread as it is decoded (the two take
+ * about as long); otherwise after. */
+#define RF_HASH_ALONGSIDE_MIN (4u << 20)
+int rf_unzstd_exact_hashed(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
+                           uint64_t expect, size_t skip, bool alongside, uint8_t digest[32],
+                           rf_msg *msg, const char *what);
 int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
                     uint8_t **out, uint64_t *got, rf_msg *msg, const char *what);
 
@@ -215,8 +223,8 @@ int rf_check_hash(const uint8_t *payload, size_t size, const rf_record *rec, rf_
 
 /* Reads, decompresses and checks a DATA or ENVC payload (sha256 included).
  * *payload points into *alloc (free that). */
-int rf_load_payload(const rf_source *src, const rf_record *rec, const raiiaf_limits *limits,
-                    uint8_t **alloc, const uint8_t **payload, rf_msg *msg);
+int rf_load_payload(const rf_source *src, const rf_record *rec, int threads, uint8_t **alloc,
+                    const uint8_t **payload, rf_msg *msg);
 
 /* A payload that inflates out of proportion to its stored size (a few kB
  * claiming a GiB) is never held whole: it is checked in one streamed pass

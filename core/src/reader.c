@@ -375,7 +375,7 @@ int rf_ctx_load_env(raiiaf_ctx *ctx)
     if (ctx->env_record >= 0) {
         const rf_record *rec = &ctx->records[ctx->env_record];
         const uint8_t *payload;
-        err = rf_load_payload(&ctx->src, rec, &ctx->limits, &ctx->env_alloc, &payload,
+        err = rf_load_payload(&ctx->src, rec, ctx->threads, &ctx->env_alloc, &payload,
                               &ctx->env_cache.msg);
         if (!err) {
             ctx->env_text = (char *)payload;

@@ -1,6 +1,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +66,56 @@ static int frame_content_size(const rf_source *src, uint64_t off, uint64_t len, 
     return RAIIAF_OK;
 }
 
+/* sha256 of a buffer as it fills, on its own thread: the bytes [0, ready)
+ * of base are final; closed says no more will come. */
+typedef struct hash_feed {
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    const uint8_t *base;
+    size_t ready;
+    bool closed;
+    uint8_t digest[32];
+} hash_feed;
+
+static void *hash_run(void *arg)
+{
+    hash_feed *h = arg;
+    rf_sha256_ctx c;
+    rf_sha256_begin(&c);
+    size_t done = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        while (h->ready == done && !h->closed)
+            pthread_cond_wait(&h->more, &h->lock);
+        size_t ready = h->ready;
+        bool closed = h->closed;
+        pthread_mutex_unlock(&h->lock);
+        if (ready > done) {
+            rf_sha256_update(&c, h->base + done, ready - done);
+            done = ready;
+        } else if (closed) {
+            break;
+        }
+    }
+    rf_sha256_end(&c, h->digest);
+    return NULL;
+}
+
+static void feed_publish(hash_feed *h, size_t ready, bool closed)
+{
+    pthread_mutex_lock(&h->lock);
+    if (ready > h->ready)
+        h->ready = ready;
+    h->closed = closed;
+    pthread_cond_signal(&h->more);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* With feed, each piece of output is handed to it as it is decoded; the
+ * output up to `skip` (the inner header) is not. */
 static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
-                      uint64_t expect, rf_msg *msg, const char *what)
+                      uint64_t expect, rf_msg *msg, const char *what, hash_feed *feed,
+                      size_t skip)
 {
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     if (!dctx)
@@ -98,7 +148,7 @@ static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t 
         ZSTD_freeDCtx(dctx);
         if (!err) {
             rf_source mem = {whole, -1, len};
-            err = decompress(&mem, 0, len, out, expect, msg, what);
+            err = decompress(&mem, 0, len, out, expect, msg, what, NULL, 0);
         }
         free(whole);
         return err;
@@ -130,6 +180,8 @@ static int decompress(const rf_source *src, uint64_t off, uint64_t len, uint8_t 
                 err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd: %s", what, ZSTD_getErrorName(r));
                 break;
             }
+            if (feed && ob.pos > skip)
+                feed_publish(feed, ob.pos - skip, false);
             if (ib.pos == before_in && ob.pos == before_out) {
                 /* The output is full yet the frame wants to go on. */
                 err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame holds more than %llu bytes",
@@ -159,7 +211,49 @@ int rf_unzstd_exact(const rf_source *src, uint64_t off, uint64_t len, uint8_t *o
         return rf_fail(msg, RAIIAF_EZSTD,
                        "%s: zstd frame says %llu bytes, the record says %llu", what,
                        (unsigned long long)cs, (unsigned long long)expect);
-    return decompress(src, off, len, out, expect, msg, what);
+    return decompress(src, off, len, out, expect, msg, what, NULL, 0);
+}
+
+int rf_unzstd_exact_hashed(const rf_source *src, uint64_t off, uint64_t len, uint8_t *out,
+                           uint64_t expect, size_t skip, bool alongside, uint8_t digest[32],
+                           rf_msg *msg, const char *what)
+{
+    if (skip > expect)
+        return rf_fail(msg, RAIIAF_EINVAL, "%s: nothing to hash", what);
+    /* Decoded in pieces only from a file and past the one-shot size: the
+     * rest is hashed after. */
+    hash_feed feed = {.base = out + skip};
+    pthread_t hasher;
+    bool threaded = alongside && !src->mem && len > RF_ONE_SHOT_MAX &&
+                    expect - skip >= RF_HASH_ALONGSIDE_MIN &&
+                    pthread_mutex_init(&feed.lock, NULL) == 0;
+    if (threaded && pthread_cond_init(&feed.more, NULL) != 0) {
+        pthread_mutex_destroy(&feed.lock);
+        threaded = false;
+    }
+    if (threaded && pthread_create(&hasher, NULL, hash_run, &feed) != 0) {
+        pthread_cond_destroy(&feed.more);
+        pthread_mutex_destroy(&feed.lock);
+        threaded = false;
+    }
+    uint64_t cs;
+    int err = frame_content_size(src, off, len, &cs, msg, what);
+    if (!err && cs != expect)
+        err = rf_fail(msg, RAIIAF_EZSTD, "%s: zstd frame says %llu bytes, the record says %llu",
+                      what, (unsigned long long)cs, (unsigned long long)expect);
+    if (!err)
+        err = decompress(src, off, len, out, expect, msg, what, threaded ? &feed : NULL, skip);
+    if (threaded) {
+        /* On failure the hasher stops where it is; its digest is unused. */
+        feed_publish(&feed, err ? 0 : (size_t)(expect - skip), true);
+        pthread_join(hasher, NULL);
+        pthread_cond_destroy(&feed.more);
+        pthread_mutex_destroy(&feed.lock);
+        memcpy(digest, feed.digest, 32);
+    } else if (!err) {
+        rf_sha256(out + skip, (size_t)(expect - skip), digest);
+    }
+    return err;
 }
 
 int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t max_size,
@@ -176,7 +270,7 @@ int rf_unzstd_alloc(const rf_source *src, uint64_t off, uint64_t len, uint64_t m
     if (!buf)
         return rf_fail(msg, RAIIAF_ENOMEM, "%s: out of memory for %llu bytes", what,
                        (unsigned long long)cs);
-    err = decompress(src, off, len, buf, cs, msg, what);
+    err = decompress(src, off, len, buf, cs, msg, what, NULL, 0);
     if (err) {
         free(buf);
         return err;
