@@ -436,6 +436,12 @@ typedef struct raiiaf_png_metadata {
  * (RAIIAF_ELIMIT beyond). */
 RAIIAF_API int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta);
 
+/* The Orientation tag (274) of IFD0 of Exif data that starts with its TIFF
+ * header (as raiiaf_png_metadata.exif): 1-8, or 0 when there is none, it
+ * is out of range or the data is cut short. For hosts that say how the
+ * image is to be turned, as gdk-pixbuf's "orientation" option. */
+RAIIAF_API int raiiaf_exif_orientation(const void *exif, size_t size);
+
 /* ---- The AI tools' own PNG text ----
  * AUTOMATIC1111 (and forks), SwarmUI, Fooocus, ComfyUI, InvokeAI and
  * NovelAI keep their generation data in PNG text chunks. A writer imports

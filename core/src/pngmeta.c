@@ -350,6 +350,37 @@ int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta)
     return err;
 }
 
+int raiiaf_exif_orientation(const void *exif, size_t size)
+{
+    const uint8_t *b = exif;
+    if (!b || size < 8 || !(b[0] == b[1] && (b[0] == 'I' || b[0] == 'M')))
+        return 0;
+    bool be = b[0] == 'M';
+#define EXIF16(p) (be ? (uint32_t)((p)[0] << 8 | (p)[1]) : (uint32_t)((p)[1] << 8 | (p)[0]))
+#define EXIF32(p) (be ? EXIF16(p) << 16 | EXIF16((p) + 2) : EXIF16((p) + 2) << 16 | EXIF16(p))
+    if (EXIF16(b + 2) != 42)
+        return 0;
+    uint32_t ifd = EXIF32(b + 4);
+    if (ifd > size - 2)
+        return 0;
+    uint32_t count = EXIF16(b + ifd);
+    for (uint32_t i = 0; i < count; i++) {
+        size_t at = ifd + 2 + (size_t)i * 12;
+        if (at + 12 > size)
+            return 0;
+        if (EXIF16(b + at) != 274)
+            continue;
+        /* SHORT, one value, kept in the entry itself */
+        uint32_t value = EXIF16(b + at + 8);
+        if (EXIF16(b + at + 2) != 3 || EXIF32(b + at + 4) != 1 || value < 1 || value > 8)
+            return 0;
+        return (int)value;
+    }
+#undef EXIF16
+#undef EXIF32
+    return 0;
+}
+
 int raiiaf_get_image_sha256(raiiaf_ctx *ctx, uint8_t sha256[32])
 {
     int err = rf_ctx_check(ctx);

@@ -5,11 +5,12 @@
  * Translates between gdk-pixbuf and libraiiaf: the library reads and checks
  * the file (limits, sha256, the embedded PNG); this module hands its pixels
  * to gdk-pixbuf as 8-bit RGB or RGBA, converted as gdk-pixbuf's own PNG
- * loader converts the same PNG (16-bit samples keep their high byte, grey
- * is repeated into R, G and B, palettes and tRNS expand to RGB(A)), and
- * its metadata as pixbuf options under the PNG loader's keys
- * ("tEXt::KEY", "icc-profile", "x-dpi", "y-dpi") plus "raiiaf::KEY" for
- * each of the library's text pairs (prompt, model, seed, ...).
+ * loader converts the same PNG (grey is repeated into R, G and B, palettes
+ * and tRNS expand to RGB(A); 16-bit samples as below), and its metadata as
+ * pixbuf options under the PNG loader's keys ("tEXt::KEY", "icc-profile",
+ * "x-dpi", "y-dpi", and "orientation" where the PNG loader sets it) plus
+ * "raiiaf::KEY" for each of the library's text pairs (prompt, model, seed,
+ * ...).
  *
  * Whole-file loads (load) and incremental ones (begin_load,
  * load_increment, stop_load) share one path: the bytes go into a
@@ -26,6 +27,16 @@
 #include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gdk-pixbuf/gdk-pixbuf-io.h>
 #undef GDK_PIXBUF_ENABLE_BACKEND
+
+/* gdk-pixbuf 2.43 and later read PNG through glycin instead of libpng:
+ * 16-bit samples are rounded to 8 bits (v + 128) >> 8, up to 255, where
+ * libpng's strip_16 keeps the high byte, and every image gets the option
+ * "orientation": the Exif Orientation of the PNG's eXIf, else 1. */
+#if GDK_PIXBUF_MAJOR > 2 || (GDK_PIXBUF_MAJOR == 2 && GDK_PIXBUF_MINOR >= 43)
+#define PNG_LOADER_GLYCIN 1
+#else
+#define PNG_LOADER_GLYCIN 0
+#endif
 
 typedef struct {
     GdkPixbufModuleSizeFunc size_func;
@@ -96,6 +107,12 @@ set_options (GdkPixbuf *pixbuf, raiiaf_ctx *ctx, const raiiaf_image_info *info,
         gdk_pixbuf_set_option (pixbuf, "tEXt::XML:com.adobe.xmp", xmp);
         g_free (xmp);
     }
+    if (PNG_LOADER_GLYCIN) {
+        int orientation = raiiaf_exif_orientation (meta->exif, meta->exif_size);
+        char value[4];
+        g_snprintf (value, sizeof value, "%d", orientation ? orientation : 1);
+        gdk_pixbuf_set_option (pixbuf, "orientation", value);
+    }
     raiiaf_free (meta);
 
     if (info->has_icc) {
@@ -145,11 +162,13 @@ store_row (guchar *dst, const guchar *src, size_t samples, gboolean sixteen)
         memcpy (dst, src, samples);
         return;
     }
-    /* png_set_strip_16, as the PNG loader asks libpng: the high byte */
+    /* As the PNG loader: glycin rounds, libpng's png_set_strip_16 keeps
+     * the high byte. */
     for (i = 0; i < samples; i++) {
         uint16_t v;
         memcpy (&v, src + 2 * i, 2);
-        dst[i] = (guchar) (v >> 8);
+        dst[i] = PNG_LOADER_GLYCIN ? (guchar) (MIN ((guint) v + 128, 65535u) >> 8)
+                                   : (guchar) (v >> 8);
     }
 }
 

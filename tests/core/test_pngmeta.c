@@ -2,7 +2,9 @@
  * chunks written by raiiaf_encode_png() come back from
  * raiiaf_get_png_metadata() as given (Latin-1 text as tEXt/zTXt, the rest
  * as iTXt), in order; the image digest matches the bytes; a zTXt that
- * inflates past the 16 MiB budget is refused with RAIIAF_ELIMIT. */
+ * inflates past the 16 MiB budget is refused with RAIIAF_ELIMIT;
+ * raiiaf_exif_orientation() reads the Orientation of both byte orders and
+ * gives 0 for anything else, never reading past the data. */
 #include "raiiaf.h"
 #include "testlib.h"
 
@@ -145,9 +147,68 @@ static void inflate_bomb(void)
     raiiaf_free(file);
 }
 
+/* Exif of one byte order: the TIFF header, IFD0 with `n` entries (tag,
+ * type, count, value), no next IFD. */
+static size_t exif_ifd(uint8_t *out, int big, const uint16_t (*entries)[4], unsigned n)
+{
+#define PUT16(p, v) ((p)[big ? 0 : 1] = (uint8_t)((v) >> 8), (p)[big ? 1 : 0] = (uint8_t)(v))
+    size_t at = 8;
+    out[0] = out[1] = big ? 'M' : 'I';
+    PUT16(out + 2, 42);
+    PUT16(out + (big ? 4 : 6), 0);
+    PUT16(out + (big ? 6 : 4), 8);
+    PUT16(out + at, n);
+    at += 2;
+    for (unsigned i = 0; i < n; i++, at += 12) {
+        memset(out + at, 0, 12);
+        PUT16(out + at, entries[i][0]);
+        PUT16(out + at + 2, entries[i][1]);
+        PUT16(out + at + (big ? 6 : 4), entries[i][2]);
+        PUT16(out + at + 8, entries[i][3]);
+    }
+    memset(out + at, 0, 4);
+    return at + 4;
+#undef PUT16
+}
+
+static void exif_orientation(void)
+{
+    uint8_t exif[64];
+    /* ImageWidth first, then Orientation: SHORT, one value */
+    const uint16_t six[][4] = {{256, 4, 1, 640}, {274, 3, 1, 6}};
+    const uint16_t nine[][4] = {{274, 3, 1, 9}};
+    const uint16_t as_long[][4] = {{274, 4, 1, 6}};
+    const uint16_t none[][4] = {{256, 4, 1, 640}};
+    for (int big = 0; big < 2; big++) {
+        size_t n = exif_ifd(exif, big, six, 2);
+        CHECK(raiiaf_exif_orientation(exif, n) == 6, "%s: orientation 6", big ? "MM" : "II");
+        CHECK(raiiaf_exif_orientation(exif, n - 12) == 0, "%s: the entry cut off: 0",
+              big ? "MM" : "II");
+        n = exif_ifd(exif, big, nine, 1);
+        CHECK(raiiaf_exif_orientation(exif, n) == 0, "%s: orientation 9: 0", big ? "MM" : "II");
+        n = exif_ifd(exif, big, as_long, 1);
+        CHECK(raiiaf_exif_orientation(exif, n) == 0, "%s: orientation as LONG: 0",
+              big ? "MM" : "II");
+        n = exif_ifd(exif, big, none, 1);
+        CHECK(raiiaf_exif_orientation(exif, n) == 0, "%s: no orientation: 0", big ? "MM" : "II");
+    }
+    size_t n = exif_ifd(exif, 1, six, 2);
+    exif[9] = 200; /* 200 entries in 38 bytes */
+    CHECK(raiiaf_exif_orientation(exif, n) == 6, "an entry count past the data: the entries there");
+    exif[9] = 2;
+    exif[7] = 250; /* IFD0 past the end */
+    CHECK(raiiaf_exif_orientation(exif, n) == 0, "IFD0 past the data: 0");
+    exif[7] = 8;
+    exif[3] = 43;
+    CHECK(raiiaf_exif_orientation(exif, n) == 0, "not TIFF (43): 0");
+    CHECK(raiiaf_exif_orientation(NULL, 0) == 0 && raiiaf_exif_orientation(exif, 7) == 0,
+          "no data, or less than a TIFF header: 0");
+}
+
 int main(void)
 {
     round_trip();
     inflate_bomb();
+    exif_orientation();
     return tl_finish();
 }

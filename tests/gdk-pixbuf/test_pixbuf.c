@@ -9,6 +9,11 @@
  *   test-pixbuf png FILE OUT        writes the embedded PNG (the library)
  *   test-pixbuf same A B            two image files (any gdk-pixbuf format)
  *                                   hold the same pixels
+ *   test-pixbuf orientation DIR     PNGs with an eXIf Orientation of
+ *                                   1, 3, 6, 8 and none, packed into DIR:
+ *                                   the "orientation" option as the PNG
+ *                                   loader's (glycin's: the Exif value, 1
+ *                                   without), whole and in pieces
  *   test-pixbuf find SHOT FILE X Y W H
  *                                   the screenshot SHOT shows FILE's pixels
  *                                   (opaque ones exactly) at 100 % somewhere
@@ -350,6 +355,69 @@ find_image (const char *shot_path, const char *file, int wx, int wy, int ww, int
     return found ? 0 : 1;
 }
 
+/* The "orientation" option of a .raiiaf whose PNG has an eXIf Orientation
+ * (0: no eXIf) against the PNG loader's for that PNG. */
+static void
+check_orientation (const char *dir, int orientation)
+{
+    /* Big-endian TIFF, IFD0 with one entry: Orientation, SHORT, 1 value */
+    const uint8_t exif[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
+                            0, (uint8_t) orientation, 0, 0, 0, 0, 0, 0};
+    uint8_t rgb[4 * 2 * 3];
+    raiiaf_pixels px = {.width = 4, .height = 2, .format = RAIIAF_FMT_RGB8, .data = rgb};
+    raiiaf_png_metadata meta = {.exif = exif, .exif_size = sizeof exif};
+    char message[256] = "", path[4096], *expect;
+    void *png = NULL;
+    size_t size = 0;
+    GError *error = NULL;
+
+    for (size_t i = 0; i < sizeof rgb; i++)
+        rgb[i] = (uint8_t) (i * 10);
+    g_snprintf (path, sizeof path, "%s/orientation-%d.raiiaf", dir, orientation);
+    raiiaf_writer *w = raiiaf_writer_new ();
+    CHECK (raiiaf_encode_png (&px, 6, orientation ? &meta : NULL, &png, &size, message,
+                              sizeof message) == RAIIAF_OK
+           && raiiaf_writer_set_image_png (w, png, size) == RAIIAF_OK
+           && raiiaf_writer_write_file (w, path) == RAIIAF_OK,
+           "orientation %d: written: %s %s", orientation, message, raiiaf_writer_message (w));
+    raiiaf_writer_free (w);
+
+    GdkPixbuf *ref = load_pieces ("png", png, size, size, NULL, NULL, NULL, &error);
+    CHECK (ref != NULL, "orientation %d: the PNG loader reads the PNG: %s", orientation,
+           error ? error->message : "");
+    g_clear_error (&error);
+    const char *theirs = ref ? gdk_pixbuf_get_option (ref, "orientation") : NULL;
+    /* glycin sets one on every image: the Exif value, else 1 */
+    expect = g_strdup_printf ("%d", orientation ? orientation : 1);
+    CHECK (!theirs || strcmp (theirs, expect) == 0,
+           "orientation %d: the PNG loader says %s", orientation, theirs ? theirs : "(none)");
+    printf ("# orientation %d: the PNG loader's option: %s\n", orientation,
+            theirs ? theirs : "(none)");
+
+    gchar *data = NULL;
+    gsize fsize = 0;
+    GdkPixbuf *whole = gdk_pixbuf_new_from_file (path, &error);
+    GdkPixbuf *pieces = g_file_get_contents (path, &data, &fsize, NULL)
+                            ? load_pieces (NULL, (guchar *) data, fsize, 7, NULL, NULL, NULL, NULL)
+                            : NULL;
+    CHECK (whole && pieces, "orientation %d: our loader reads it: %s", orientation,
+           error ? error->message : "");
+    for (int k = 0; k < 2; k++) {
+        GdkPixbuf *ours = k ? pieces : whole;
+        const char *mine = ours ? gdk_pixbuf_get_option (ours, "orientation") : NULL;
+        CHECK (g_strcmp0 (mine, theirs) == 0, "orientation %d, %s: ours %s, the PNG loader's %s",
+               orientation, k ? "in pieces" : "whole", mine ? mine : "(none)",
+               theirs ? theirs : "(none)");
+    }
+    g_clear_error (&error);
+    g_clear_object (&whole);
+    g_clear_object (&pieces);
+    g_clear_object (&ref);
+    g_free (data);
+    g_free (expect);
+    raiiaf_free (png);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -362,6 +430,12 @@ main (int argc, char **argv)
     }
     if (argc == 3 && strcmp (argv[1], "error") == 0)
         return check_error (argv[2]);
+    if (argc == 3 && strcmp (argv[1], "orientation") == 0) {
+        static const int orientations[] = { 0, 1, 3, 6, 8 };
+        for (i = 0; i < (int) G_N_ELEMENTS (orientations); i++)
+            check_orientation (argv[2], orientations[i]);
+        return tl_finish ();
+    }
     if (argc == 4 && strcmp (argv[1], "png") == 0) {
         raiiaf_ctx *ctx = raiiaf_ctx_new ();
         const void *png;
@@ -388,7 +462,7 @@ main (int argc, char **argv)
     if (argc == 8 && strcmp (argv[1], "find") == 0)
         return find_image (argv[2], argv[3], atoi (argv[4]), atoi (argv[5]), atoi (argv[6]),
                            atoi (argv[7]));
-    fprintf (stderr, "usage: test-pixbuf check FILE... | error FILE | png FILE OUT | same A B"
-             " | find SHOT FILE X Y W H\n");
+    fprintf (stderr, "usage: test-pixbuf check FILE... | error FILE | orientation DIR |"
+             " png FILE OUT | same A B | find SHOT FILE X Y W H\n");
     return 2;
 }
