@@ -43,7 +43,10 @@ extern "C" {
 /* Runtime version of the library, e.g. "0.1.0". */
 RAIIAF_API const char *raiiaf_version_string(void);
 /* Versions of the libraries libraiiaf runs with, one line each
- * ("zstd 1.5.7\nzfp 1.0.1\n..."). */
+ * ("zstd 1.5.7\nzfp 1.0.1\n..."): zstd, zfp, libpng and nettle as the
+ * libraries loaded say at run time; json-c is linked into libraiiaf (the
+ * version built in) and libdeflate has no run-time call (the version built
+ * against). Made on the first call; valid for the life of the process. */
 RAIIAF_API const char *raiiaf_dependency_versions(void);
 
 /* The file's first bytes: "raiiaf" at offset 0. */

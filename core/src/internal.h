@@ -67,6 +67,8 @@ void rf_sha256_begin(rf_sha256_ctx *c);
 void rf_sha256_update(rf_sha256_ctx *c, const void *data, size_t size);
 void rf_sha256_end(rf_sha256_ctx *c, uint8_t out[32]);
 void rf_hex(const uint8_t *bytes, size_t n, char *out /* 2n+1 */);
+/* The version of the zfp library loaded, e.g. "1.0.1" (util.c). */
+void rf_zfp_version(char *out, size_t size);
 bool rf_parse_hex32(const char *hex, uint8_t out[32]);
 uint16_t rf_f32_to_f16(float f);   /* round to nearest even, like numpy */
 float rf_f16_to_f32(uint16_t h);

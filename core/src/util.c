@@ -13,26 +13,49 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <threads.h>
 #include <time.h>
 #include <zfp.h>
 #include <zstd.h>
-
-#define RF_STR2(x) #x
-#define RF_STR(x) RF_STR2(x)
 
 const char *raiiaf_version_string(void)
 {
     return RAIIAF_VERSION_STRING;
 }
 
+void rf_zfp_version(char *out, size_t size)
+{
+#if ZFP_VERSION_MAJOR >= 1
+    /* zfp 1: major << 12 | minor << 8 | patch << 4 | tweak */
+    unsigned v = zfp_library_version;
+    if (v & 0xf)
+        snprintf(out, size, "%u.%u.%u.%u", v >> 12, (v >> 8) & 0xf, (v >> 4) & 0xf, v & 0xf);
+    else
+        snprintf(out, size, "%u.%u.%u", v >> 12, (v >> 8) & 0xf, (v >> 4) & 0xf);
+#else
+    snprintf(out, size, "%s", ZFP_VERSION_STRING);
+#endif
+}
+
+/* Made once, on the first call: the same text for the life of the process,
+ * whichever thread asks. */
+static char dependency_versions[512];
+static once_flag dependency_versions_once = ONCE_FLAG_INIT;
+
+static void dependency_versions_make(void)
+{
+    char zfp[32];
+    rf_zfp_version(zfp, sizeof zfp);
+    snprintf(dependency_versions, sizeof dependency_versions,
+             "zstd %.60s\nzfp %s\nlibpng %.60s\nlibdeflate %s\njson-c %.60s\nnettle %d.%d\n",
+             ZSTD_versionString(), zfp, png_get_libpng_ver(NULL), LIBDEFLATE_VERSION_STRING,
+             json_c_version(), nettle_version_major(), nettle_version_minor());
+}
+
 const char *raiiaf_dependency_versions(void)
 {
-    return "zstd " ZSTD_VERSION_STRING "\n"
-           "zfp " ZFP_VERSION_STRING "\n"
-           "libpng " PNG_LIBPNG_VER_STRING "\n"
-           "libdeflate " LIBDEFLATE_VERSION_STRING "\n"
-           "json-c " JSON_C_VERSION "\n"
-           "nettle " RF_STR(NETTLE_VERSION_MAJOR) "." RF_STR(NETTLE_VERSION_MINOR) "\n";
+    call_once(&dependency_versions_once, dependency_versions_make);
+    return dependency_versions;
 }
 
 int raiiaf_check_signature(const void *data, size_t size)

@@ -803,9 +803,13 @@ static char *own_environment(raiiaf_writer *w, size_t *size)
     }
     add_versioned(comps, "libraiiaf", RAIIAF_VERSION_STRING);
     add_versioned(comps, "zstd", ZSTD_versionString());
-    add_versioned(comps, "zfp", ZFP_VERSION_STRING);
+    char zfp[32];
+    rf_zfp_version(zfp, sizeof zfp);
+    add_versioned(comps, "zfp", zfp);
     add_versioned(comps, "libpng", png_get_libpng_ver(NULL));
-    add_versioned(comps, "libdeflate", LIBDEFLATE_VERSION_STRING); /* the PNG's rows */
+    /* the PNG's rows; libdeflate has no run-time version call: the one
+     * built against */
+    add_versioned(comps, "libdeflate", LIBDEFLATE_VERSION_STRING);
     /* json-c and nettle are left out: they do not shape the file's bytes. */
     if (w->sw_name) {
         char id[64];
