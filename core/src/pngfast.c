@@ -564,9 +564,13 @@ void rf_fast_image(rf_fast *f, void *out, size_t stride)
 static uint64_t row_cost(const uint8_t *p, size_t n, uint64_t best)
 {
     uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        sum += p[i] < 128 ? p[i] : 256u - p[i];
-        if ((i & 1023) == 1023 && sum >= best)
+    for (size_t i = 0; i < n; i += 1024) { /* an inner loop the compiler vectorises */
+        size_t end = n - i < 1024 ? n : i + 1024;
+        uint32_t part = 0;
+        for (size_t j = i; j < end; j++)
+            part += (uint32_t)abs((int)(int8_t)p[j]);
+        sum += part;
+        if (sum >= best)
             return sum;
     }
     return sum;
@@ -700,8 +704,12 @@ static bool rle_wins(struct libdeflate_compressor *c, const uint8_t *data, size_
     return rle < ours;
 }
 
-/* Small data (up to 1 MiB) is compressed both ways, the smaller kept. */
-#define WHOLE_MAX (1u << 20)
+/* Data up to 4 MiB is compressed by libdeflate, and by run-length zlib as
+ * well where libdeflate leaves more than 40% of it (rows that
+ * are noise to a match finder: photographs), the smaller kept; larger data
+ * is judged on samples first. */
+#define WHOLE_MAX (4u << 20)
+#define LITTLE_MATCHED(n, size) ((n) > (size) / 10 * 4)
 
 int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
                     size_t *out_size, rf_msg *msg)
@@ -718,7 +726,7 @@ int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
     size_t n = 0;
     if (other) {
         n = libdeflate_zlib_compress(c, data, size, buf, bound);
-        size_t m = deflate_rle(data, size, other, bound);
+        size_t m = !n || LITTLE_MATCHED(n, size) ? deflate_rle(data, size, other, bound) : 0;
         if (m && (!n || m < n)) {
             uint8_t *t = buf;
             buf = other;

@@ -56,8 +56,9 @@ uint8_t *rf_fast_filter(const uint8_t *const *rows, uint32_t height, size_t rowb
                         unsigned bpp, bool adaptive);
 /* The zlib stream of data at a PNG compression level 0-9 (-1: 6) into a
  * malloc'd *out: libdeflate at the matching level, or zlib with run-length
- * matches only where that is smaller (on samples of data over 1 MiB;
- * below, both are made and the smaller kept): photographs. */
+ * matches only where that is smaller: photographs. Up to 4 MiB the second
+ * is tried only when libdeflate leaves more than 40% of the data; above,
+ * the choice is made on samples. */
 int rf_fast_deflate(const uint8_t *data, size_t size, int level, uint8_t **out,
                     size_t *out_size, rf_msg *msg);
 uint32_t rf_crc32(uint32_t crc, const void *data, size_t size);
