@@ -12,15 +12,11 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import checks  # noqa: E402  (check() and the failure count the scripts share)
+from checks import check  # noqa: E402
+
 craft, libtest, tool, work = sys.argv[1:5]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(('ok: ' if cond else 'FAIL: ') + what)
-    failures += not cond
-
 
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
@@ -80,4 +76,4 @@ if os.environ.get('MAGICK_CODER_MODULE_PATH') and shutil.which('magick'):
             check(r.returncode == 0, f'magick {name}: exit {r.returncode} {r.stderr.strip()[:200]!r}')
 else:
     print('# magick checks skipped: no coder in MAGICK_CODER_MODULE_PATH')
-sys.exit(1 if failures else 0)
+sys.exit(1 if checks.failures else 0)

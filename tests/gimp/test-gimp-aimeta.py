@@ -28,17 +28,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import checks  # noqa: E402  (check() and the failure count every driver shares)
+from checks import check  # noqa: E402
 from ai_pngs import cases, import_problems, png_texts, recorded  # noqa: E402
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(('ok - ' if cond else 'not ok - ') + what)
-    if not cond:
-        failures += 1
-    return cond
 
 
 # The PNG whose comment is changed in GIMP before the export.
@@ -181,9 +173,9 @@ def main():
                 check(got == texts, '%s: the embedded PNG holds every text chunk byte for byte'
                       '%s' % (label, '' if got == texts else ': %r, expected %r' % (got, texts)))
                 check(recorded(manifest) == texts, '%s: the manifest records them' % label)
-        if failures:
+        if checks.failures:
             print(output[-4000:])
-    return 1 if failures else 0
+    return 1 if checks.failures else 0
 
 
 if __name__ == '__main__':

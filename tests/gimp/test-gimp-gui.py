@@ -33,16 +33,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import checks  # noqa: E402  (check() and the failure count every driver shares)
+from checks import check  # noqa: E402
+
 WAIT = 180          # seconds for GIMP to start and show the dialog
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(('ok - ' if cond else 'not ok - ') + what)
-    if not cond:
-        failures += 1
-    return cond
 
 
 def latent_keys(args, work, path):
@@ -307,10 +302,10 @@ def main():
     for needle in ('file-raiiaf: gimp_flush(): error', 'mnemonic', 'file-raiiaf-CRITICAL', 'file-raiiaf-WARNING',
                    'Plug-in crashed'):
         check(needle not in output, 'GIMP\'s console shows no "%s"' % needle)
-    if failures:
+    if checks.failures:
         print(output[-4000:])
 
-    if args.keep or failures:
+    if args.keep or checks.failures:
         print('work folder kept: ' + work)
     else:
         # The screenshots are the evidence of what the dialog looked like.
@@ -319,8 +314,8 @@ def main():
                 p = os.path.join(work, f)
                 shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
         print('screenshots kept in ' + work)
-    print('%d failure(s)' % failures)
-    return 1 if failures else 0
+    print('%d failure(s)' % checks.failures)
+    return 1 if checks.failures else 0
 
 
 if __name__ == '__main__':

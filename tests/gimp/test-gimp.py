@@ -28,16 +28,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import checks  # noqa: E402  (check() and the failure count every driver shares)
+from checks import check  # noqa: E402
+
 GIMP_TIMEOUT = 420
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    print(('ok - ' if cond else 'not ok - ') + what)
-    if not cond:
-        failures += 1
-    return cond
 
 
 def read(path):
@@ -555,13 +550,13 @@ def main():
         if args.api == '2.0' and args.tool:
             check_pixels(args, work, fixtures)
     finally:
-        if args.keep or failures:
+        if args.keep or checks.failures:
             print('work folder kept: ' + work)
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    print('%d failure(s)' % failures)
-    return 1 if failures else 0
+    print('%d failure(s)' % checks.failures)
+    return 1 if checks.failures else 0
 
 
 if __name__ == '__main__':
