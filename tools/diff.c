@@ -28,8 +28,18 @@ static void print_help(FILE *out)
             "dtype, shape and values, or the largest absolute difference).\n"
             "\n"
             "Options:\n"
+            "  -i, --ignore FIELD[,FIELD...]\n"
+            "                 leave these out of the comparison (the option may be\n"
+            "                 repeated): a field as printed (date, prompt, seed,\n"
+            "                 cfg-scale, env-python, hardware-gpu, source-tool, ...;\n"
+            "                 '_' is taken for '-': cfg_scale), a manifest key\n"
+            "                 (model_name, negative_prompt, generation_settings,\n"
+            "                 hardware_info, edit_history), a section (prompt, model,\n"
+            "                 settings, hardware, environment, file), image, or\n"
+            "                 latents; a latent by key as latent:KEY\n"
             "  -j, --json     one JSON document: {\"same\", \"differences\": [{\"field\",\n"
-            "                 \"section\", \"a\", \"b\"}], \"image\", \"latents\"}\n"
+            "                 \"section\", \"a\", \"b\"}], \"image\", \"latents\",\n"
+            "                 \"ignored\"}; \"image\" is null when ignored\n"
             "  -q, --quiet    print nothing; the exit status says it\n"
             "  -h, --help     show this help\n"
             "\n"
@@ -58,7 +68,74 @@ typedef struct diff_state {
     json_object *differences;
     bool json, quiet;
     bool differ;
+    json_object *ignored; /* array of the --ignore names, normalised */
 } diff_state;
+
+/* The manifest's own names for what the text keys call otherwise. */
+static const char *const manifest_names[][2] = {
+    {"model-name", "model"},
+    {"generation-settings", "settings"},
+    {"hardware-info", "hardware"},
+    {"ai-metadata", "source-tool"},
+};
+
+/* Adds the comma-separated names of one --ignore to the list: '_' read as
+ * '-', the manifest's names as the keys they show as. False for an empty
+ * name. */
+static bool add_ignored(json_object *list, const char *arg)
+{
+    if (!*arg)
+        return false;
+    while (*arg) {
+        size_t n = strcspn(arg, ",");
+        if (!n)
+            return false;
+        char *name = malloc(n + 1);
+        if (!name)
+            return false;
+        for (size_t i = 0; i < n; i++)
+            name[i] = arg[i] == '_' && strncmp(arg, "latent:", 7) ? '-' : arg[i];
+        name[n] = 0;
+        const char *shown = name;
+        for (size_t i = 0; i < sizeof manifest_names / sizeof manifest_names[0]; i++)
+            if (!strcmp(name, manifest_names[i][0]))
+                shown = manifest_names[i][1];
+        json_object_array_add(list, json_object_new_string(shown));
+        free(name);
+        arg += n;
+        if (*arg == ',' && !*++arg)
+            return false;
+    }
+    return true;
+}
+
+static bool is_ignored(const diff_state *s, const char *name)
+{
+    size_t n = json_object_array_length(s->ignored);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(s->ignored, i)), name))
+            return true;
+    return false;
+}
+
+/* A text key left out by name or by its section. */
+static bool key_ignored(const diff_state *s, const char *key)
+{
+    return is_ignored(s, key) || is_ignored(s, section_of(key));
+}
+
+static bool latent_ignored(const diff_state *s, const char *key)
+{
+    if (is_ignored(s, "latents"))
+        return true;
+    size_t n = json_object_array_length(s->ignored);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_object_get_string(json_object_array_get_idx(s->ignored, i));
+        if (!strncmp(name, "latent:", 7) && !strcmp(name + 7, key))
+            return true;
+    }
+    return false;
+}
 
 static void report(diff_state *s, const char *section, const char *field, const char *a,
                    const char *b)
@@ -89,9 +166,10 @@ static void report(diff_state *s, const char *section, const char *field, const 
     printf("\n");
 }
 
-static bool skip_key(const char *key)
+static bool skip_key(const diff_state *s, const char *key)
 {
-    return !strncmp(key, "latent-", 7); /* the latents are compared by value */
+    /* the latents are compared by value */
+    return !strncmp(key, "latent-", 7) || key_ignored(s, key);
 }
 
 static void compare_texts(diff_state *s, raiiaf_ctx *a, raiiaf_ctx *b)
@@ -101,7 +179,7 @@ static void compare_texts(diff_state *s, raiiaf_ctx *a, raiiaf_ctx *b)
     raiiaf_get_text_count(b, &nb);
     for (size_t i = 0; i < na; i++) {
         const char *k, *v;
-        if (raiiaf_get_text(a, i, &k, &v) || skip_key(k) || raiiaf_find_text(a, k) != v)
+        if (raiiaf_get_text(a, i, &k, &v) || skip_key(s, k) || raiiaf_find_text(a, k) != v)
             continue; /* only the first pair of a key */
         const char *w = raiiaf_find_text(b, k);
         if (!w || strcmp(v, w))
@@ -109,7 +187,7 @@ static void compare_texts(diff_state *s, raiiaf_ctx *a, raiiaf_ctx *b)
     }
     for (size_t i = 0; i < nb; i++) {
         const char *k, *v;
-        if (raiiaf_get_text(b, i, &k, &v) || skip_key(k) || raiiaf_find_text(b, k) != v)
+        if (raiiaf_get_text(b, i, &k, &v) || skip_key(s, k) || raiiaf_find_text(b, k) != v)
             continue;
         if (!raiiaf_find_text(a, k))
             report(s, section_of(k), k, NULL, v);
@@ -337,7 +415,7 @@ static int open_one(const char *path, raiiaf_ctx **ctx)
     return DIFF_SAME;
 }
 
-static int diff_files(const char *pa, const char *pb, bool json, bool quiet)
+static int diff_files(const char *pa, const char *pb, bool json, bool quiet, json_object *ignored)
 {
     raiiaf_ctx *a = NULL, *b = NULL;
     int status = open_one(pa, &a);
@@ -348,13 +426,15 @@ static int diff_files(const char *pa, const char *pb, bool json, bool quiet)
         raiiaf_ctx_free(b);
         return status;
     }
-    diff_state s = {.differences = json_object_new_array(), .json = json, .quiet = quiet};
+    diff_state s = {.differences = json_object_new_array(), .json = json, .quiet = quiet,
+                    .ignored = ignored};
+    bool skip_image = is_ignored(&s, "image");
     json_object *latents = json_object_new_array();
     compare_texts(&s, a, b);
 
-    image_result img;
+    image_result img = {.same_bytes = true, .same_size = true, .same_pixels = true};
     const char *which = "A";
-    int err = compare_image(a, b, &img, &which);
+    int err = skip_image ? RAIIAF_OK : compare_image(a, b, &img, &which);
     if (err) {
         raiiaf_ctx *bad = which[0] == 'B' ? b : a;
         tool_error("%s: %s", which[0] == 'B' ? pb : pa, raiiaf_ctx_message(bad));
@@ -387,6 +467,8 @@ static int diff_files(const char *pa, const char *pb, bool json, bool quiet)
             continue; /* a repeated key: its first latent */
         if (i >= na && find_latent(a, li.key, &idx, &other))
             continue; /* compared from A's side */
+        if (latent_ignored(&s, li.key))
+            continue;
         err = compare_latent(&s, latents, a, b, li.key, &which);
     }
     if (err) {
@@ -411,8 +493,13 @@ static int diff_files(const char *pa, const char *pb, bool json, bool quiet)
         json_object_object_add(im, "same_pixels", json_object_new_boolean(img.same_pixels));
         json_object_object_add(im, "differing_pixels",
                                json_object_new_int64((int64_t)img.differing_pixels));
+        if (skip_image) {
+            json_object_put(im);
+            im = NULL;
+        }
         json_object_object_add(root, "image", im);
         json_object_object_add(root, "latents", json_object_get(latents));
+        json_object_object_add(root, "ignored", json_object_get(ignored));
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(root);
@@ -430,22 +517,38 @@ out:
 int cmd_diff(int argc, char **argv)
 {
     static const struct option options[] = {
+        {"ignore", required_argument, NULL, 'i'},
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool json = false, quiet = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "jqh", options, NULL)) != -1) {
+    json_object *ignored = json_object_new_array();
+    int c, status;
+    if (!ignored) {
+        tool_error("out of memory");
+        return DIFF_TROUBLE;
+    }
+    while ((c = getopt_long(argc, argv, "i:jqh", options, NULL)) != -1) {
         switch (c) {
+        case 'i':
+            if (!add_ignored(ignored, optarg)) {
+                json_object_put(ignored);
+                return tool_usage_error(argv[0], "--ignore needs field names separated by commas");
+            }
+            break;
         case 'j': json = true; break;
         case 'q': quiet = true; break;
-        case 'h': print_help(stdout); return TOOL_EXIT_OK;
-        default: return tool_usage_hint(argv[0]);
+        case 'h': json_object_put(ignored); print_help(stdout); return TOOL_EXIT_OK;
+        default: json_object_put(ignored); return tool_usage_hint(argv[0]);
         }
     }
-    if (argc - optind != 2)
+    if (argc - optind != 2) {
+        json_object_put(ignored);
         return tool_usage_error(argv[0], "two files are needed, A and B");
-    return diff_files(argv[optind], argv[optind + 1], json, quiet);
+    }
+    status = diff_files(argv[optind], argv[optind + 1], json, quiet, ignored);
+    json_object_put(ignored);
+    return status;
 }

@@ -595,7 +595,9 @@ RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_tex
  * only a "Comment"): the text chunks of that file (png, size bytes) go
  * into the writer's image (given before), copied byte for byte in their
  * order before its image data, in place of the image's own text chunks
- * (its XMP stays). Chunks a PNG reader would refuse (bad CRC, keyword or
+ * (its XMP stays). XMP and ImageMagick's "Raw profile type NAME" chunks
+ * (profiles, which hosts carry their own way) are not copied. Chunks a
+ * PNG reader would refuse (bad CRC, keyword or
  * fields, zlib data that does not inflate or inflates past 256 MiB) are
  * left out; more than 4096 text chunks fail with RAIIAF_ELIMIT.
  * What the user did to the texts in the host wins. `now` are the host's
@@ -607,7 +609,7 @@ RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_tex
  *     out;
  *   - a text now that equals neither what was read nor the file's first
  *     chunk of the keyword (the user changed it): that text is written
- *     instead, once, as that chunk's kind (tEXt, zTXt, iTXt with its
+ *     instead, once, under that chunk's keyword and kind (tEXt, zTXt, iTXt with its
  *     language and translated keyword; iTXt when the text is not
  *     Latin-1);
  *   - otherwise (no text now and none read: the host could not read it;
@@ -620,6 +622,13 @@ RAIIAF_API int raiiaf_writer_import_texts(raiiaf_writer *w, const raiiaf_png_tex
 RAIIAF_API int raiiaf_writer_keep_png_texts(raiiaf_writer *w, const void *png, size_t size,
                                             const raiiaf_png_text *now, size_t now_count,
                                             const raiiaf_png_text *read, size_t read_count);
+
+/* A 1x1 PNG that holds the text chunks of png (size bytes) as they are,
+ * in their order: for a host that must know what its own PNG reader makes
+ * of a file's texts (raiiaf_writer_keep_png_texts()' `read`) without
+ * decoding the pixels (ImageMagick's ping reads no text). Release it with
+ * raiiaf_free(). RAIIAF_ENOTPNG if png does not start as a PNG. */
+RAIIAF_API int raiiaf_png_texts_only(const void *png, size_t size, void **out, size_t *out_size);
 
 /* The environment JSON, stored as given (must be an object). Without it the
  * writer describes its own software: os, libraiiaf and its libraries, and

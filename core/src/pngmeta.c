@@ -711,8 +711,17 @@ static void src_texts_free(src_text *list, size_t n)
     free(list);
 }
 
+/* ImageMagick's (and exiftool's) "Raw profile type NAME" text: a profile
+ * (Exif, ICC, IPTC, a .raiiaf's manifest and latents) that the host
+ * carries its own way, not a text. */
+static bool is_raw_profile(const uint8_t *d, size_t len)
+{
+    static const char prefix[] = "Raw profile type ";
+    return len >= sizeof prefix - 1 && !memcmp(d, prefix, sizeof prefix - 1);
+}
+
 /* The file's text chunks that a PNG reader takes (CRC right, keyword and
- * fields whole, zlib data that inflates), XMP aside. */
+ * fields whole, zlib data that inflates), XMP and raw profiles aside. */
 static int source_texts(const uint8_t *src, size_t size, src_text **out, size_t *count,
                         rf_msg *msg)
 {
@@ -727,7 +736,7 @@ static int source_texts(const uint8_t *src, size_t size, src_text **out, size_t 
             break;
         size_t body, lang, trans;
         int compressed, latin1;
-        if (is_text_type(type) && !is_xmp_chunk(type, d, len) &&
+        if (is_text_type(type) && !is_xmp_chunk(type, d, len) && !is_raw_profile(d, len) &&
             (uint32_t)crc32(0, type, len + 4) == get_be32(d + len) &&
             text_layout(type, d, len, &body, &compressed, &latin1, &lang, &trans) &&
             (!compressed || zlib_whole(d + body, len - body))) {
@@ -794,7 +803,7 @@ static int kept_chunks(const uint8_t *src, src_text *list, size_t n, const raiia
             if (rf_buf_append(b, src + t->pos, t->len + 12))
                 err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
         } else if (t->decision == KEEP_REPLACED) {
-            /* the user's text in the chunk kind it replaces */
+            /* the user's text in the chunk (keyword, kind) it replaces */
             size_t body, lang, trans;
             int compressed, latin1;
             (void)text_layout(type, d, t->len, &body, &compressed, &latin1, &lang, &trans);
@@ -805,6 +814,7 @@ static int kept_chunks(const uint8_t *src, src_text *list, size_t n, const raiia
                 err = rf_fail(msg, RAIIAF_ENOMEM, "out of memory");
             } else {
                 raiiaf_png_text x = *cur;
+                x.keyword = t->keyword;
                 x.compressed = compressed;
                 x.international = !latin1;
                 x.language = language ? language : "";
@@ -872,5 +882,47 @@ int rf_png_keep_texts(const uint8_t *img, size_t img_size, const uint8_t *src, s
     }
     *out = png.data;
     *out_size = png.size;
+    return RAIIAF_OK;
+}
+
+int raiiaf_png_texts_only(const void *png, size_t size, void **out, size_t *out_size)
+{
+    if (!png || !out || !out_size)
+        return RAIIAF_EINVAL;
+    *out = NULL;
+    *out_size = 0;
+    if (!rf_is_png(png, size))
+        return RAIIAF_ENOTPNG;
+    /* one grey pixel: a filter byte and a sample, deflated */
+    static const uint8_t ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0};
+    uint8_t idat[32];
+    uLong idat_size = sizeof idat;
+    if (compress2(idat, &idat_size, (const Bytef *)"\0\0", 2, 9) != Z_OK)
+        return RAIIAF_ENOMEM;
+    const uint8_t *src = png;
+    rf_msg msg = {{0}};
+    rf_buf b = {0};
+    int err = rf_buf_append(&b, src, 8) ? RAIIAF_ENOMEM : RAIIAF_OK;
+    if (!err)
+        err = append_chunk(&b, "IHDR", ihdr, sizeof ihdr, NULL, 0, &msg);
+    size_t pos = 8;
+    while (!err && pos + 12 <= size) {
+        uint32_t len = get_be32(src + pos);
+        if (len > size - pos - 12 || !memcmp(src + pos + 4, "IEND", 4))
+            break;
+        if (is_text_type(src + pos + 4) && rf_buf_append(&b, src + pos, (size_t)len + 12))
+            err = RAIIAF_ENOMEM;
+        pos += 12 + (size_t)len;
+    }
+    if (!err)
+        err = append_chunk(&b, "IDAT", idat, idat_size, NULL, 0, &msg);
+    if (!err)
+        err = append_chunk(&b, "IEND", "", 0, NULL, 0, &msg);
+    if (err) {
+        rf_buf_free(&b);
+        return err;
+    }
+    *out = b.data;
+    *out_size = b.size;
     return RAIIAF_OK;
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -755,10 +756,14 @@ static MagickBooleanType apply_profiles(raiiaf_writer *w, Image *image,
     return MagickTrue;
 }
 
-/* The AI tools' PNG text that ImageMagick's PNG coder made properties of
- * (parameters, prompt, workflow, invokeai_metadata, ...), in its order;
- * the strings are the image's. Returns the count, or -1 out of memory. */
-static long collect_ai_texts(Image *image, raiiaf_png_text **out, ExceptionInfo *exception)
+/* The texts of an image: its properties that are not ImageMagick's own
+ * (no "png:", "date:", "raiiaf:", ... namespace) and that are either an AI
+ * tool's keyword (parameters, prompt, workflow, invokeai_metadata, ...) or,
+ * with `known` given, a property of `known` too (or, `known` being the
+ * image itself, every such property). The strings are the image's.
+ * Returns the count, or -1 out of memory. */
+static long collect_texts(Image *image, Image *known, raiiaf_png_text **out,
+                          ExceptionInfo *exception)
 {
     raiiaf_png_text *list = NULL, *grown;
     const char *name, *value;
@@ -767,7 +772,9 @@ static long collect_ai_texts(Image *image, raiiaf_png_text **out, ExceptionInfo 
     (void) exception; /* ImageMagick 6's GetImageProperty takes none */
     ResetImagePropertyIterator(image);
     for (name = GetNextImageProperty(image); name != NULL; name = GetNextImageProperty(image)) {
-        if (!raiiaf_is_ai_text_keyword(name) ||
+        if (strchr(name, ':') != NULL ||
+            !(raiiaf_is_ai_text_keyword(name) || known == image ||
+              (known != NULL && GetImageProperty(known, name, exception) != NULL)) ||
             (value = GetImageProperty(image, name, exception)) == NULL)
             continue;
         if (count == capacity) {
@@ -788,6 +795,144 @@ static long collect_ai_texts(Image *image, raiiaf_png_text **out, ExceptionInfo 
     }
     *out = list;
     return (long) count;
+}
+
+/* -strip (which sets the png:exclude-chunk artifact) or -define
+ * png:exclude-chunk naming a text chunk, or all: no text goes out, as
+ * with ImageMagick's PNG writer. */
+static int texts_excluded(const ImageInfo *image_info, const Image *image)
+{
+    const char *lists[2];
+    size_t i;
+
+    lists[0] = GetImageArtifact(image, "png:exclude-chunk");
+    lists[1] = GetImageOption(image_info, "png:exclude-chunk");
+    for (i = 0; i < 2; i++) {
+        const char *p = lists[i];
+
+        while (p != NULL && *p != '\0') {
+            size_t n = strcspn(p, ", ");
+
+            if ((n == 3 && LocaleNCompare(p, "all", 3) == 0) ||
+                (n == 4 && (LocaleNCompare(p, "tEXt", 4) == 0 ||
+                            LocaleNCompare(p, "zTXt", 4) == 0 ||
+                            LocaleNCompare(p, "iTXt", 4) == 0)))
+                return 1;
+            p += n;
+            p += strspn(p, ", ");
+        }
+    }
+    return 0;
+}
+
+/* What the library takes as a PNG at most: its image chunk limit. */
+#define SOURCE_PNG_MAX ((off_t) 1 << 30)
+
+/* The PNG file the image was read from (its magick_filename), mapped, and
+ * what ImageMagick's PNG reader makes of its texts (no pixels decoded),
+ * for raiiaf_writer_keep_png_texts(). Nothing (0) when it is not a plain,
+ * readable PNG file. */
+typedef struct source_png {
+    void *map;
+    size_t size;
+    Image *read;
+} source_png;
+
+static int source_png_open(const Image *image, source_png *src)
+{
+    const char *path = image->magick_filename;
+    struct stat st;
+    ImageInfo *info;
+    ExceptionInfo *quiet;
+    void *texts = NULL;
+    size_t texts_size = 0;
+    int fd;
+
+    memset(src, 0, sizeof *src);
+    if (*path == '\0' || strcmp(path, "-") == 0 ||
+        IsRightsAuthorized(PathPolicyDomain, ReadPolicyRights, path) == MagickFalse)
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8 ||
+        st.st_size > SOURCE_PNG_MAX) {
+        (void) close(fd);
+        return 0;
+    }
+    src->size = (size_t) st.st_size;
+    src->map = mmap(NULL, src->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    (void) close(fd);
+    if (src->map == MAP_FAILED) {
+        src->map = NULL;
+        return 0;
+    }
+    /* ImageMagick's ping reads no text: its PNG coder reads the file's
+     * text chunks from a one-pixel PNG of them instead. */
+    if (raiiaf_png_texts_only(src->map, src->size, &texts, &texts_size) == RAIIAF_OK) {
+        info = AcquireImageInfo();
+        quiet = AcquireExceptionInfo();
+        if (info != NULL && quiet != NULL) {
+            (void) CopyMagickString(info->filename, "png:", MagickPathExtent);
+            (void) CopyMagickString(info->magick, "PNG", MagickPathExtent);
+            src->read = BlobToImage(info, texts, texts_size, quiet);
+        }
+        if (info != NULL)
+            info = DestroyImageInfo(info);
+        if (quiet != NULL)
+            quiet = DestroyExceptionInfo(quiet);
+        raiiaf_free(texts);
+    }
+    if (src->read == NULL) {
+        (void) munmap(src->map, src->size);
+        src->map = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static void source_png_close(source_png *src)
+{
+    if (src->read != NULL)
+        src->read = DestroyImageList(src->read);
+    if (src->map != NULL)
+        (void) munmap(src->map, src->size);
+    src->map = NULL;
+}
+
+/* The image's texts into the writer's image (given before) and manifest,
+ * the image being read from the PNG file `src`: that file's text chunks
+ * byte for byte, unless the user changed, removed or added a text (the
+ * properties now against what ImageMagick read). -1 when the file turns
+ * out to be no PNG (the caller then writes what the properties hold),
+ * else MagickTrue/False. */
+static int keep_source_texts(raiiaf_writer *w, Image *image, const source_png *src,
+                             ExceptionInfo *exception)
+{
+    raiiaf_png_text *now = NULL, *read = NULL;
+    long now_count, read_count;
+    int err;
+
+    now_count = collect_texts(image, src->read, &now, exception);
+    read_count = now_count < 0 ? -1 : collect_texts(src->read, src->read, &read, exception);
+    if (now_count < 0 || read_count < 0) {
+        free(now);
+        THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed", image->filename);
+        return MagickFalse;
+    }
+    err = raiiaf_writer_keep_png_texts(w, src->map, src->size, now, (size_t) now_count, read,
+                                       (size_t) read_count);
+    free(now);
+    free(read);
+    if (err == RAIIAF_ENOTPNG)
+        return -1;
+    if (err == RAIIAF_OK)
+        err = raiiaf_writer_import_png_text(w);
+    if (err != RAIIAF_OK) {
+        THROW_WRITE_ERROR(exception, err, "keeping the PNG's text", w, image->filename);
+        return MagickFalse;
+    }
+    return MagickTrue;
 }
 
 /* Every -define raiiaf:KEY=VALUE that is not a coder control is a metadata
@@ -1068,6 +1213,8 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
     ssize_t written;
     raiiaf_png_text *texts = NULL;
     long text_count = 0;
+    int excluded, kept = -1;
+    source_png source = {NULL, 0, NULL};
 
     if (compression_level_option(image_info, image, &level, exception) == MagickFalse ||
         latent_storage_option(image_info, image, &storage, exception) == MagickFalse)
@@ -1123,8 +1270,24 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
     colour_chunks(image, srgb != NULL ? MagickTrue : MagickFalse, &pixels, exception);
     /* The AI tools' text (a PNG from ComfyUI, AUTOMATIC1111, ...): into
      * the manifest's fields and record, and into the embedded PNG, which
-     * so keeps a text too large for the manifest. */
-    text_count = collect_ai_texts(image, &texts, exception);
+     * so keeps a text too large for the manifest. Read from the PNG file
+     * itself where ImageMagick's reader dropped or changed chunks;
+     * nothing after -strip. */
+    excluded = texts_excluded(image_info, image);
+    /* An image from a .raiiaf (perhaps through a PNG ImageMagick wrote)
+     * has its record in the manifest and its texts as properties. */
+    if (!excluded && GetImageProfile(image, PROFILE_MANIFEST) == NULL &&
+        source_png_open(image, &source)) {
+        err = raiiaf_writer_set_image_pixels(w, &pixels, level);
+        if (err != RAIIAF_OK) {
+            THROW_WRITE_ERROR(exception, err, "encoding the image", w, image->filename);
+            goto done;
+        }
+        kept = keep_source_texts(w, image, &source, exception);
+        if (kept == MagickFalse)
+            goto done;
+    }
+    text_count = excluded || kept == MagickTrue ? 0 : collect_texts(image, NULL, &texts, exception);
     if (text_count < 0) {
         THROW_MESSAGE(exception, ResourceLimitError, "MemoryAllocationFailed", image->filename);
         goto done;
@@ -1153,7 +1316,7 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
         }
         err = raiiaf_writer_set_image_png(w, png, png_size);
         raiiaf_free(png);
-    } else {
+    } else if (kept != MagickTrue) {
         err = raiiaf_writer_set_image_pixels(w, &pixels, level);
     }
     free(pixel_data);
@@ -1188,6 +1351,7 @@ static MagickBooleanType write_one(const ImageInfo *image_info, Image *image,
     }
 
 done:
+    source_png_close(&source);
     if (srgb != NULL)
         srgb = DestroyImage(srgb);
     free(texts);

@@ -4,7 +4,10 @@
  * as iTXt), in order; the image digest matches the bytes; a zTXt that
  * inflates past the 16 MiB budget is refused with RAIIAF_ELIMIT;
  * raiiaf_exif_orientation() reads the Orientation of both byte orders and
- * gives 0 for anything else, never reading past the data. */
+ * gives 0 for anything else, never reading past the data;
+ * raiiaf_writer_keep_png_texts() copies a PNG's text chunks byte for byte
+ * into the writer's image, except what the host's texts changed, removed
+ * or added, and what a reader refuses. */
 #include "raiiaf.h"
 #include "testlib.h"
 
@@ -205,10 +208,150 @@ static void exif_orientation(void)
           "no data, or less than a TIFF header: 0");
 }
 
+/* One chunk: length, type, data, CRC (bad_crc: off by one). */
+static size_t make_chunk(uint8_t *out, const char *type, const void *data, size_t n, int bad_crc)
+{
+    out[0] = (uint8_t)(n >> 24), out[1] = (uint8_t)(n >> 16), out[2] = (uint8_t)(n >> 8);
+    out[3] = (uint8_t)n;
+    memcpy(out + 4, type, 4);
+    memcpy(out + 8, data, n);
+    uint32_t crc = tl_crc32(out + 4, 4 + n) + (bad_crc ? 1 : 0);
+    uint8_t *c = out + 8 + n;
+    c[0] = (uint8_t)(crc >> 24), c[1] = (uint8_t)(crc >> 16), c[2] = (uint8_t)(crc >> 8);
+    c[3] = (uint8_t)crc;
+    return 12 + n;
+}
+
+/* png with `extra` (n bytes of chunks) after IHDR; malloc'd. */
+static uint8_t *with_chunks(const void *png, size_t size, const void *extra, size_t n)
+{
+    uint8_t *out = malloc(size + n);
+    memcpy(out, png, 33);
+    memcpy(out + 33, extra, n);
+    memcpy(out + 33 + n, (const uint8_t *)png + 33, size - 33);
+    return out;
+}
+
+static const uint8_t *find_bytes(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (!memcmp(hay + i, needle, m))
+            return hay + i;
+    return NULL;
+}
+
+static void keep_texts(void)
+{
+    uint8_t grey[W * H] = {0};
+    raiiaf_pixels px = {.width = W, .height = H, .format = RAIIAF_FMT_G8, .data = grey};
+    raiiaf_png_text src_texts[] = {
+        {.keyword = "parameters", .text = "p0"},
+        {.keyword = "workflow", .text = "{\"nodes\": []}", .compressed = 1},
+        {.keyword = "Title", .text = "\xe2\x98\x85", .international = 1, .compressed = 1,
+         .language = "fr", .translated_keyword = "Titre"},
+        {.keyword = "Raw profile type exif", .text = "\nexif\n4\n00000000\n"},
+        {.keyword = "Comment", .text = "c"},
+        {.keyword = "prompt", .text = "{}"},
+        {.keyword = "PROMPT", .text = "second of its keyword"},
+    };
+    for (size_t i = 0; i < 7; i++)
+        src_texts[i].size = strlen(src_texts[i].text);
+    raiiaf_png_metadata meta = {.texts = src_texts, .text_count = 7};
+    void *src = NULL, *plain = NULL, *old = NULL, *file = NULL;
+    size_t src_size = 0, plain_size = 0, old_size = 0;
+    CHECK(raiiaf_encode_png(&px, 6, &meta, &src, &src_size, NULL, 0) == RAIIAF_OK, "source PNG");
+    /* a chunk with a bad CRC and one with broken zlib data: left out */
+    uint8_t extra[128];
+    size_t n = make_chunk(extra, "tEXt", "bad\0crc", 7, 1);
+    n += make_chunk(extra + n, "zTXt", "broken\0\0zz", 10, 0);
+    uint8_t *source = with_chunks(src, src_size, extra, n);
+    size_t source_size = src_size + n;
+    /* the image the host encoded, with a text and an XMP packet of its own */
+    raiiaf_png_text own = {.keyword = "Old", .text = "gone", .size = 4};
+    raiiaf_png_metadata own_meta = {.xmp = "<x/>", .xmp_size = 4, .texts = &own, .text_count = 1};
+    CHECK(raiiaf_encode_png(&px, 6, &own_meta, &old, &old_size, NULL, 0) == RAIIAF_OK, "image");
+
+    raiiaf_png_text now[] = {
+        {.keyword = "parameters", .text = "p0", .size = 2},          /* as read */
+        {.keyword = "title", .text = "\xe2\x98\x86 new", .size = 7}, /* changed */
+        {.keyword = "Software", .text = "added", .size = 5},         /* new */
+        {.keyword = "Copyright", .text = "as read", .size = 7},      /* not new */
+    };
+    raiiaf_png_text read[] = {
+        {.keyword = "parameters", .text = "p0", .size = 2},
+        {.keyword = "Comment", .text = "c", .size = 1}, /* removed by the user */
+        {.keyword = "Copyright", .text = "as read", .size = 7},
+    };
+    raiiaf_writer *w = raiiaf_writer_new();
+    CHECK(raiiaf_writer_keep_png_texts(w, source, source_size, NULL, 0, NULL, 0) ==
+              RAIIAF_EBADSTATE, "no image yet: EBADSTATE");
+    CHECK(raiiaf_writer_set_image_png(w, old, old_size) == RAIIAF_OK, "image set");
+    CHECK(raiiaf_writer_keep_png_texts(w, "not a png", 9, NULL, 0, NULL, 0) == RAIIAF_ENOTPNG,
+          "no PNG: ENOTPNG");
+    CHECK(raiiaf_writer_keep_png_texts(w, source, source_size, now, 4, read, 3) == RAIIAF_OK,
+          "texts kept: %s", raiiaf_writer_message(w));
+    CHECK(raiiaf_writer_write_memory(w, &file, &plain_size) == RAIIAF_OK, "written: %s",
+          raiiaf_writer_message(w));
+    raiiaf_ctx *ctx = raiiaf_ctx_new();
+    CHECK(raiiaf_open_memory(ctx, file, plain_size) == RAIIAF_OK, "opens");
+    raiiaf_png_metadata *got = NULL;
+    CHECK(raiiaf_get_png_metadata(ctx, &got) == RAIIAF_OK, "metadata: %s", raiiaf_ctx_message(ctx));
+    static const struct {
+        const char *keyword, *text, *language, *translated;
+        int compressed, international;
+    } want[] = {
+        {"parameters", "p0", "", "", 0, 0},
+        {"workflow", "{\"nodes\": []}", "", "", 1, 0},
+        {"Title", "\xe2\x98\x86 new", "fr", "Titre", 1, 1},
+        {"prompt", "{}", "", "", 0, 0},
+        {"PROMPT", "second of its keyword", "", "", 0, 0},
+        {"Software", "added", "", "", 0, 0},
+    };
+    CHECK(got && got->text_count == 6, "six texts: %zu", got ? got->text_count : 0);
+    for (size_t i = 0; got && i < 6 && i < got->text_count; i++) {
+        const raiiaf_png_text *t = &got->texts[i];
+        CHECK(!strcmp(t->keyword, want[i].keyword) && !strcmp(t->text, want[i].text) &&
+                  !strcmp(t->language, want[i].language) &&
+                  !strcmp(t->translated_keyword, want[i].translated) &&
+                  t->compressed == want[i].compressed && t->international == want[i].international,
+              "text %zu: %s = %s (%s %s %d %d)", i, t->keyword, t->text, t->language,
+              t->translated_keyword, t->compressed, t->international);
+    }
+    CHECK(got && got->xmp && got->xmp_size == 4, "the image's XMP stays");
+    /* the zTXt is the source's chunk, byte for byte */
+    const void *image;
+    size_t image_size;
+    CHECK(raiiaf_get_image_data(ctx, &image, &image_size) == RAIIAF_OK, "image data");
+    const uint8_t *zt = find_bytes(source, source_size, (const uint8_t *)"zTXtworkflow", 12);
+    CHECK(zt && find_bytes(image, image_size, zt - 4,
+                           12 + ((size_t)zt[-4] << 24 | (size_t)zt[-3] << 16 |
+                                 (size_t)zt[-2] << 8 | zt[-1])),
+          "the zTXt copied byte for byte");
+    CHECK(raiiaf_verify(ctx) == RAIIAF_OK, "the file verifies: %s", raiiaf_ctx_message(ctx));
+    raiiaf_free(got);
+    raiiaf_ctx_free(ctx);
+    raiiaf_free(file);
+
+    /* more than 4096 text chunks: ELIMIT */
+    size_t many = 4097, each = 12 + 3;
+    uint8_t *lots = malloc(many * each);
+    for (size_t i = 0; i < many; i++)
+        make_chunk(lots + i * each, "tEXt", "k\0v", 3, 0);
+    uint8_t *crowded = with_chunks(src, src_size, lots, many * each);
+    CHECK(raiiaf_writer_keep_png_texts(w, crowded, src_size + many * each, NULL, 0, NULL, 0) ==
+              RAIIAF_ELIMIT, "4097 text chunks: ELIMIT");
+    raiiaf_writer_free(w);
+    free(lots), free(crowded), free(source);
+    raiiaf_free(src);
+    raiiaf_free(old);
+    (void)plain;
+}
+
 int main(void)
 {
     round_trip();
     inflate_bomb();
     exif_orientation();
+    keep_texts();
     return tl_finish();
 }

@@ -759,6 +759,15 @@ def test_aimeta(work):
                   if not (t[0] == "iTXt" and (t[4] or IM6))}
         check(wanted <= embedded, f"{name}: the embedded PNG holds the texts",
               repr(sorted(k for k, _ in wanted - embedded)))
+        # ... and every text chunk of the PNG, byte for byte and in order
+        # (type, keyword, compression, language, translated keyword, text),
+        # those ImageMagick's reader drops included: the coder reads them
+        # from the PNG file; the manifest records them all
+        got = png_texts(read_bytes(os.path.join(out + ".d", "image.png")))
+        check(got == png_texts(data), f"{name}: the embedded PNG holds every text chunk as it was",
+              f"{got!r} != {png_texts(data)!r}")
+        problems = import_problems(name, manifest, data, exp)
+        check(not problems, f"{name}: the import records every chunk as it was", "; ".join(problems))
         # back to PNG: every text chunk of the first PNG, same keyword and text
         back = os.path.join(work, name + ".out.png")
         rc, _, err = magick(out, back)
@@ -777,6 +786,7 @@ def test_aimeta(work):
             check(m2.get("ai_metadata") == manifest.get("ai_metadata") and
                   m2["model_info"].get("prompt") == manifest["model_info"].get("prompt"),
                   f"{name}: the re-encoded file keeps the record and the prompt")
+    aimeta_user_choices(work)
     # a large workflow: the pixels convert, nothing fails
     data, n = big_workflow_png(12 << 20)
     src = os.path.join(work, "big.png")
@@ -791,6 +801,85 @@ def test_aimeta(work):
         mi = manifest["raiiaf_metadata"]["model_info"]
         check(mi["prompt"] == cases()["comfyui"][1]["model_info"]["prompt"],
               "12 MB workflow: the API graph's prompt taken")
+        # ImageMagick's reader drops a text over 8 MB; the coder does not
+        got = png_texts(read_bytes(os.path.join(out + ".d", "image.png")))
+        check(got == png_texts(data), "12 MB workflow: the embedded PNG keeps every chunk as it was",
+              repr([(t[1], len(t[5])) for t in got]))
+        rec = [c for c in manifest["raiiaf_metadata"]["ai_metadata"]["png_text"]
+               if c["keyword"] == "workflow"]
+        check(len(rec) == 1 and rec[0].get("in_image") is True and rec[0].get("size") == n,
+              "12 MB workflow: recorded by size, in the image", repr(rec))
+
+
+def aimeta_user_choices(work):
+    """What the user does to the texts in the command wins over the PNG
+    file's chunks: -set, +set, -strip, -define png:exclude-chunk."""
+    from ai_pngs import cases, png_texts
+
+    def convert(case, *ops):
+        data = cases()[case][0]
+        src = os.path.join(work, case + ".png")
+        with open(src, "wb") as f:
+            f.write(data)
+        label = case + " " + " ".join(ops)
+        out = os.path.join(work, "choice.raiiaf")
+        if os.path.exists(out):
+            os.unlink(out)
+        rc, _, err = magick(src, *ops, out)
+        dump = os.path.join(work, "choice.d")
+        shutil.rmtree(dump, ignore_errors=True)
+        info, err2 = probe_dump(out, dump) if rc == 0 else (None, text_of(err))
+        if not check(info is not None, f"{label}: converts", err2):
+            return None, None, data
+        manifest = json.loads(read_bytes(os.path.join(dump, "manifest.json")))["raiiaf_metadata"]
+        return png_texts(read_bytes(os.path.join(dump, "image.png"))), manifest, data
+
+    # -strip: no text chunk, nothing imported
+    got, manifest, _ = convert("comfyui", "-strip")
+    if got is not None:
+        check(got == [] and "ai_metadata" not in manifest and not manifest["model_info"]["prompt"],
+              "-strip: no text goes out", f"{got!r} {manifest.get('ai_metadata')}")
+    got, manifest, _ = convert("a1111-itxt", "-define", "png:exclude-chunk=tEXt,zTXt,iTXt")
+    if got is not None:
+        check(got == [] and "ai_metadata" not in manifest,
+              "-define png:exclude-chunk: no text goes out", repr(got))
+    # -set on a text ImageMagick read: the new text, in the chunk's kind
+    new = "a dog\nSteps: 5, Sampler: Euler, CFG scale: 3, Seed: 11, Model: m2"
+    got, manifest, data = convert("a1111-no-negative", "-set", "parameters", new)
+    if got is not None:
+        check(got == [("zTXt", "parameters", "", "", True, new)],
+              "-set parameters: the user's text as zTXt", repr(got))
+        check(manifest["model_info"]["prompt"] == "a dog" and
+              manifest["model_info"]["generation_settings"]["seed"] == 11,
+              "-set parameters: the manifest takes the user's text", repr(manifest["model_info"]))
+    # -set on a compressed iTXt ImageMagick 7 cannot read (6: no iTXt at
+    # all): the user's text, with the chunk's language and translated
+    # keyword; the other chunk as it was
+    got, manifest, data = convert("a1111-itxt", "-set", "parameters", new)
+    if got is not None:
+        want = [t if t[1] != "parameters" else t[:5] + (new,) for t in png_texts(data)]
+        check(got == want, "-set parameters on a compressed iTXt: replaced in kind", repr(got))
+    got, _, data = convert("a1111-itxt", "-set", "Title", "\u00e9t\u00e9 \u2603 2")
+    if got is not None:
+        want = [t if t[1] != "Title" else t[:5] + ("\u00e9t\u00e9 \u2603 2",)
+                for t in png_texts(data)]
+        check(got == want, "-set Title on an iTXt: replaced in kind", repr(got))
+    # +set: the text goes
+    got, manifest, data = convert("comfyui", "+set", "workflow")
+    if got is not None:
+        want = [t for t in png_texts(data) if t[1] != "workflow"]
+        check(got == want, "+set workflow: left out, the prompt graph kept", repr(got))
+    # a text the user adds follows the file's chunks
+    got, _, data = convert("comfyui", "-set", "parameters", new)
+    if got is not None:
+        check(got == png_texts(data) + [("tEXt", "parameters", "", "", False, new)],
+              "-set of a new AI text: after the file's chunks", repr(got))
+    # the same text set again changes nothing (a text ImageMagick's -set
+    # takes as it is: no backslash, no percent sign)
+    old = png_texts(cases()["a1111-no-negative"][0])[0][5]
+    got, _, data = convert("a1111-no-negative", "-set", "parameters", old)
+    if got is not None:
+        check(got == png_texts(data), "-set of the same text: the chunk as it was", repr(got))
 
 
 # ---------------------------------------------------------------------------

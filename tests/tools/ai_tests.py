@@ -7,7 +7,7 @@ GROUP: import (each tool's layout packs into the manifest's fields, every
 text chunk recorded as it was), roundtrip (PNG -> .raiiaf -> PNG gives
 back every text chunk; --latent adds latents), bad (text matching no
 layout, broken JSON, a 50 MB workflow made here: the pixels import, the
-chunk is kept, the conversion never fails), diff (raiiaf diff).
+chunk is kept, the conversion never fails), diff (raiiaf diff, --ignore).
 The test PNGs are built by tests/ai_pngs.py from the tools' layouts.
 """
 import json
@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -217,6 +218,65 @@ def group_diff(tmp):
           f"diff latents: {rc} {lat}")
     rc, out, err = run("diff", l1, a)
     check(rc == 1 and "noise" in out, f"diff latent only in A: {rc} {out}")
+    # --ignore: two packs of one PNG differ by their date alone
+    d1 = pack(tmp, "d1", c["a1111"][0])
+    time.sleep(0.01)
+    d2 = pack(tmp, "d2", c["a1111"][0])
+    rc, out, err = run("diff", "--json", d1, d2)
+    d = json.loads(out) if out else {}
+    check(rc == 1 and [x["field"] for x in d.get("differences", [])] == ["date"],
+          f"diff of two packs: the date differs: {rc} {out} {err}")
+    rc, out, err = run("diff", "--ignore", "date", d1, d2)
+    check(rc == 0 and out.strip() == "same", f"diff --ignore date: {rc} {out} {err}")
+    rc, out, err = run("diff", "--ignore=file", d1, d2)
+    check(rc == 0, f"diff --ignore=file (the date's section): {rc} {out} {err}")
+    rc, out, err = run("diff", "-i", "date", "--json", d1, d2)
+    d = json.loads(out) if out else {}
+    check(rc == 0 and d.get("same") is True and d.get("ignored") == ["date"] and
+          d.get("image", {}).get("same_bytes") is True, f"diff -i date --json: {rc} {out}")
+    # fields, a manifest key, sections, the image
+    rc, out, err = run("diff", "--json", "--ignore", "prompt,negative_prompt,model_name",
+                       "--ignore", "generation_settings,Lora hashes", a, b)
+    d = json.loads(out) if out else {}
+    what = {x["field"] for x in d.get("differences", [])}
+    check(rc == 1 and not what & {"prompt", "negative-prompt", "model", "seed", "steps",
+                                  "sampler", "cfg-scale"} and d["image"]["same_pixels"] is False,
+          f"diff --ignore fields and settings: the image still differs: {rc} {sorted(what)}")
+    rc, out, err = run("diff", "--json", "--ignore", ",".join(["prompt", "model", "settings", "image"]),
+                       a, b)
+    d = json.loads(out) if out else {}
+    check(rc == 0 and d.get("image") is None and d.get("differences") == [],
+          f"diff --ignore prompt,model,settings,image: {rc} {out} {err}")
+    # latents: all, or one by key
+    rc, out, err = run("diff", "--ignore", "latents", l1, l2)
+    check(rc == 0, f"diff --ignore latents: {rc} {out}")
+    rc, out, err = run("diff", "--ignore", "latent:noise", "--json", l1, l2)
+    d = json.loads(out) if out else {}
+    check(rc == 0 and d.get("latents") == [], f"diff --ignore latent:noise: {rc} {out}")
+    rc, out, err = run("diff", "--ignore", "latent:other", l1, l2)
+    check(rc == 1, f"diff --ignore latent:other leaves noise: {rc} {out}")
+    # the environment: one library version changed
+    folder = extract(tmp, l1, "envsrc")[2]
+    with open(os.path.join(folder, "env.json")) as f:
+        env = json.load(f)
+    env2 = json.loads(json.dumps(env).replace("name=os;version=", "name=os;version=9 ", 1))
+    check(env2 != env, "the environment names its OS")
+    e1, e2 = os.path.join(tmp, "e1.json"), os.path.join(tmp, "e2.json")
+    for path, e in ((e1, env), (e2, env2)):
+        with open(path, "w") as f:
+            json.dump(e, f)
+    v1 = pack(tmp, "v1", c["a1111"][0], "--env", e1, "--metadata", meta)
+    v2 = pack(tmp, "v2", c["a1111"][0], "--env", e2, "--metadata", meta)
+    rc, out, err = run("diff", "--json", v1, v2)
+    d = json.loads(out) if out else {}
+    check(rc == 1 and {x["section"] for x in d.get("differences", [])} == {"environment"},
+          f"diff of two environments: {rc} {out}")
+    rc, out, err = run("diff", "--ignore", "environment", v1, v2)
+    check(rc == 0, f"diff --ignore environment: {rc} {out}")
+    # usage
+    for bad in ("", "date,", "a,,b"):
+        rc, out, err = run("diff", "--ignore", bad, a, b)
+        check(rc == 2 and "--ignore" in err, f"diff --ignore {bad!r}: exit {rc} {err}")
     # errors: exit 2
     rc, out, err = run("diff", a, os.path.join(tmp, "missing.raiiaf"))
     check(rc == 2, f"diff with a missing file: exit {rc}")
