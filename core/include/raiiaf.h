@@ -435,8 +435,10 @@ typedef struct raiiaf_png_metadata {
 } raiiaf_png_metadata;
 
 /* The metadata chunks of the embedded PNG, in one malloc'd block to
- * release with raiiaf_free(). Texts inflate to at most 16 MiB in all
- * (RAIIAF_ELIMIT beyond). */
+ * release with raiiaf_free(). Compressed texts inflate to at most 16 MiB
+ * in all (RAIIAF_ELIMIT beyond); a text stored uncompressed is taken
+ * whatever its size (it is within the image chunk's limit: a 50 MB
+ * ComfyUI workflow). */
 RAIIAF_API int raiiaf_get_png_metadata(raiiaf_ctx *ctx, raiiaf_png_metadata **meta);
 
 /* The Orientation tag (274) of IFD0 of Exif data that starts with its TIFF

@@ -13,8 +13,10 @@
 #include <zlib.h>
 
 #define XMP_KEYWORD "XML:com.adobe.xmp"
-/* One text, inflated, and all of them together: a metadata chunk may not
- * cost more than the manifest may. */
+/* What compressed texts may inflate to, all of them together: a metadata
+ * chunk may not cost more than the manifest may. A text stored as it is
+ * costs what the image chunk, already read and within its own limit,
+ * holds: a 50 MB ComfyUI workflow in tEXt opens. */
 #define MAX_TEXT_TOTAL (16u << 20)
 
 static uint32_t get_be32(const uint8_t *p)
@@ -226,7 +228,7 @@ static int parse_text(const uint8_t *type, const uint8_t *d, uint32_t len, pm_li
             }
         }
     }
-    if (!err && t.size > room)
+    if (!err && t.compressed && t.size > room)
         err = rf_fail(msg, RAIIAF_ELIMIT, "embedded PNG: text chunks hold more than %u bytes",
                       (unsigned)MAX_TEXT_TOTAL);
     if (!err) {
@@ -236,7 +238,8 @@ static int parse_text(const uint8_t *type, const uint8_t *d, uint32_t len, pm_li
         } else {
             l->items = items;
             l->items[l->count++] = t;
-            l->total += t.size;
+            if (t.compressed)
+                l->total += t.size;
             return RAIIAF_OK;
         }
     }
