@@ -44,8 +44,9 @@ static void print_help(FILE *out)
             "      --latent-storage S   auto (default: the smaller of zfp and raw),\n"
             "                           raw or zfp (both lossless)\n"
             "  -c, --compression N      re-encode the image's pixels as PNG at zlib level\n"
-            "                           N (0-9) instead of storing IMG.png's bytes; only\n"
-            "                           the pixels and the ICC profile are kept\n"
+            "                           N (0-9) instead of storing IMG.png's bytes; the\n"
+            "                           pixels, ICC profile, gAMA, sRGB, pHYs and the\n"
+            "                           text chunks (byte for byte) are kept\n"
             "      --no-import          do not read the AI tools' PNG text (AUTOMATIC1111\n"
             "                           'parameters', ComfyUI 'prompt'/'workflow',\n"
             "                           InvokeAI, Fooocus, SwarmUI, NovelAI) into the\n"
@@ -137,18 +138,18 @@ static int pack(const char *out, const char *image_path, const latent_arg *laten
         goto out;
     if (env_path && set_json_file(w, env_path, true) != TOOL_EXIT_OK)
         goto out;
-    /* The AI tools' text chunks: prompt and settings where --metadata
-     * left them empty, every chunk recorded. */
-    /* With -c the stored PNG is re-encoded without them: taken from
-     * IMG.png's bytes, the manifest keeps what it can hold. */
-    if (import_text && (compression >= 0 ? raiiaf_writer_import_png_bytes(w, image, image_size)
-                                         : raiiaf_writer_import_png_text(w)) != RAIIAF_OK) {
+    /* With -c the re-encoded PNG gets IMG.png's text chunks back, byte for
+     * byte and in order: the user asked for other compression, not for
+     * less metadata. */
+    if (compression >= 0 &&
+        (raiiaf_writer_recompress_image(w, compression) != RAIIAF_OK ||
+         raiiaf_writer_keep_png_texts(w, image, image_size, NULL, 0, NULL, 0) != RAIIAF_OK)) {
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }
-    /* After the import: a re-encoded image keeps no text chunk, the
-     * manifest's record of them stays. */
-    if (compression >= 0 && raiiaf_writer_recompress_image(w, compression) != RAIIAF_OK) {
+    /* The AI tools' text chunks: prompt and settings where --metadata
+     * left them empty, every chunk recorded. */
+    if (import_text && raiiaf_writer_import_png_text(w) != RAIIAF_OK) {
         tool_error("%s: %s", image_path, raiiaf_writer_message(w));
         goto out;
     }

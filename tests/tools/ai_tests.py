@@ -94,6 +94,18 @@ def group_import(tmp):
           f"--no-import still imported: {manifest}")
 
 
+def raw_text_chunks(data):
+    """Type and bytes of every tEXt, zTXt and iTXt chunk, in order."""
+    out, pos = [], 8
+    while pos + 12 <= len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        ctype = data[pos + 4:pos + 8]
+        if ctype in (b"tEXt", b"zTXt", b"iTXt"):
+            out.append((ctype, data[pos + 8:pos + 8 + n]))
+        pos += 12 + n
+    return out
+
+
 def group_roundtrip(tmp):
     for name, (data, exp) in cases().items():
         out = pack(tmp, name, data)
@@ -121,19 +133,24 @@ def group_roundtrip(tmp):
     check(manifest["model_info"]["prompt"] == exp["model_info"]["prompt"], "with a latent: prompt lost")
     got = np.load(os.path.join(folder, "latents", "initial_noise.npy"))
     check(np.array_equal(got, arr), "with a latent: latent values differ")
-    # re-encoded pixels (-c): the PNG keeps no text, the manifest does
+    # re-encoded pixels (-c): the PNG keeps every text chunk byte for
+    # byte, and the manifest records them
     out = pack(tmp, "recompressed", data, "-c", "9")
     manifest, image, _ = extract(tmp, out, "recompressed")
-    check(png_texts(image) == [], "-c: the re-encoded PNG kept text chunks")
+    check(image != data, "-c: the image was not re-encoded")
+    check(raw_text_chunks(image) == raw_text_chunks(data),
+          "-c: the re-encoded PNG's text chunks are not the first PNG's, byte for byte")
     check(recorded(manifest) == png_texts(data), "-c: the manifest lost the text chunks")
-    # -c with a workflow too large for the manifest: recorded, not claimed
-    # to be in the re-encoded PNG
+    # -c with a workflow too large for the manifest: recorded by size, and
+    # in the re-encoded PNG
     big, n = big_workflow_png(6 << 20)
     out = pack(tmp, "recompressed-big", big, "-c", "1")
     manifest, image, _ = extract(tmp, out, "recompressed-big")
     rec = [c for c in manifest["ai_metadata"]["png_text"] if c["keyword"] == "workflow"]
-    check(len(rec) == 1 and rec[0].get("in_image") is False and rec[0]["size"] == n,
+    check(len(rec) == 1 and rec[0].get("in_image") is True and rec[0]["size"] == n,
           f"-c, large workflow: record {rec}")
+    check(raw_text_chunks(image) == raw_text_chunks(big),
+          "-c, large workflow: not in the re-encoded PNG, byte for byte")
 
 
 def group_bad(tmp):
